@@ -1,0 +1,83 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Upcoming language features every target opts into: explicit `any`, imports that are
+/// visible only where they are written, and imports that are internal unless marked `public`.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "sse-relay",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "sse-relay", targets: ["sse-relay"]),
+        .library(name: "SSERelay", targets: ["SSERelay"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // The pure core: configuration, header policy, routing. No sockets.
+        .target(
+            name: "SSERelayCore",
+            dependencies: [
+                .product(name: "NIOHTTP1", package: "swift-nio")
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The server: listeners, the upstream client, pass-through, logging, lifecycle.
+        .target(
+            name: "SSERelay",
+            dependencies: [
+                "SSERelayCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The command line: argument parsing and nothing else.
+        .executableTarget(
+            name: "sse-relay",
+            dependencies: [
+                "SSERelay",
+                "SSERelayCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SSERelayCoreTests",
+            dependencies: ["SSERelayCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SSERelayTests",
+            dependencies: [
+                "SSERelay",
+                "SSERelayCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,33 @@
+public import Logging
+import NIOCore
+public import ServiceLifecycle
+public import SSERelayCore
+
+/// The relay as a swift-service-lifecycle `Service`: binds the listeners, serves until a
+/// graceful shutdown is requested (SIGTERM, SIGINT), then drains within
+/// `shutdownGraceSeconds`.
+public struct RelayService: Service {
+    private let configuration: RelayConfiguration
+    private let logger: Logger
+
+    public init(configuration: RelayConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let proxy = try await ProxyServer.bind(configuration: self.configuration, logger: self.logger)
+        self.logger.notice(
+            "sse-relay listening",
+            metadata: [
+                "listen": "\(proxy.localAddress.hostAndPort)",
+                "upstream": "\(self.configuration.upstream.url)",
+                "streams": .array(self.configuration.streams.map { .string($0.path.description) }),
+            ]
+        )
+        try? await gracefulShutdown()
+        self.logger.notice("shutting down", metadata: ["grace_seconds": "\(self.configuration.shutdownGraceSeconds)"])
+        await proxy.shutdown(gracePeriod: .fractionalSeconds(self.configuration.shutdownGraceSeconds))
+        self.logger.notice("stopped")
+    }
+}

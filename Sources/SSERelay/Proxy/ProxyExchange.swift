@@ -1,0 +1,51 @@
+import NIOCore
+import NIOHTTP1
+import SSERelayCore
+
+/// One request on a client connection and the response to it, from the request head to the
+/// end of the response.
+///
+/// A reference type owned by ``ProxyHandler``: the many callbacks of one exchange (client
+/// parts, upstream parts, timers) mutate it in place on the connection's event loop.
+final class ProxyExchange {
+    /// The request as the client sent it.
+    let request: HTTPRequestHead
+    /// The request as it is sent upstream.
+    let upstreamHead: HTTPRequestHead
+    /// The protocol the client asked to switch to, when it sent `Upgrade`.
+    let upgrade: String?
+    let startTime: NIODeadline
+
+    /// The upstream connection once one is attached.
+    var connection: UpstreamConnection?
+    /// Request parts read before a connection was attached, sent once it is.
+    var pendingParts = CircularBuffer<HTTPClientRequestPart>()
+    /// Whether the client's request `.end` was read.
+    var requestEnded = false
+    /// How many upstream connections were tried (a reused one that was found closed is retried once).
+    var attempts = 0
+    /// Fires `504` when the upstream is too slow to answer.
+    var responseTimer: Scheduled<Void>?
+
+    /// The status sent to the client, once the response head was written.
+    var responseStatus: HTTPResponseStatus?
+    var framing = ResponseFraming.noBody
+    /// Whether the client connection stays open after this exchange.
+    var keepAlive: Bool
+    /// Body bytes written to the client.
+    var bytesSent = 0
+    /// When the upstream's response head arrived.
+    var upstreamHeadTime: NIODeadline?
+    /// Set once the exchange switched to a tunnel.
+    var isUpgrading = false
+
+    init(request: HTTPRequestHead, upstreamHead: HTTPRequestHead, upgrade: String?, startTime: NIODeadline) {
+        self.request = request
+        self.upstreamHead = upstreamHead
+        self.upgrade = upgrade
+        self.startTime = startTime
+        self.keepAlive = request.isKeepAlive && upgrade == nil
+    }
+
+    var responseStarted: Bool { self.responseStatus != nil }
+}

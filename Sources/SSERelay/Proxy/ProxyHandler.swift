@@ -1,0 +1,501 @@
+import Logging
+import NIOCore
+import NIOExtras
+import NIOHTTP1
+import SSERelayCore
+
+/// The last handler of a client connection: proxies each request to the upstream and the
+/// response back, one exchange at a time, with backpressure both ways.
+///
+/// The pipeline in front of it is NIO's HTTP/1 codec without pipelining assistance, so the
+/// connection keeps reading while a response streams and a client that goes away is noticed at
+/// once. A request that arrives before the previous response is done (pipelining) is held in
+/// ``pipelinedParts`` and reads pause until it is served.
+///
+/// Backpressure: while the upstream socket is full, reads from the client pause; while the
+/// client socket is full, the upstream connection stops reading. A slow client therefore slows
+/// only its own upstream read, and memory stays bounded by the sockets' buffers.
+final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    enum State {
+        /// Waiting for a request head.
+        case idle
+        /// A request is being proxied.
+        case exchanging(ProxyExchange)
+        /// The connection became a byte tunnel; this handler is on its way out.
+        case tunnelling
+        /// The connection is closing or closed; nothing more is processed.
+        case closing
+    }
+
+    private let settings: ProxySettings
+    private let pool: UpstreamConnectionPool
+    private let logger: Logger
+    /// The HTTP codec handlers in front of this one, removed when the connection is tunnelled.
+    let codecHandlers: [any RemovableChannelHandler]
+
+    private(set) var context: ChannelHandlerContext?
+    var state = State.idle
+    private var readGate = ReadGate()
+    private var pipelinedParts = CircularBuffer<HTTPServerRequestPart>()
+    private var waitTimer: Scheduled<Void>?
+    private var servedRequests = 0
+    private var upstreamNeedsFlush = false
+    private var clientAddress: String?
+    /// Set when the server quiesces: the connection closes after the response in flight.
+    private var isQuiescing = false
+
+    init(
+        settings: ProxySettings,
+        pool: UpstreamConnectionPool,
+        logger: Logger,
+        codecHandlers: [any RemovableChannelHandler]
+    ) {
+        self.settings = settings
+        self.pool = pool
+        self.logger = logger
+        self.codecHandlers = codecHandlers
+    }
+
+    // MARK: Connection lifecycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        self.clientAddress = context.channel.remoteAddress?.ipAddress
+        if context.channel.isActive {
+            self.armWaitTimer(seconds: self.settings.limits.headerReadTimeoutSeconds)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.waitTimer?.cancel()
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.clientAddress = context.channel.remoteAddress?.ipAddress
+        self.armWaitTimer(seconds: self.settings.limits.headerReadTimeoutSeconds)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.waitTimer?.cancel()
+        if case .exchanging(let exchange) = self.state {
+            exchange.responseTimer?.cancel()
+            exchange.connection?.close()
+            self.logAccess(exchange, outcome: "client_closed")
+        }
+        self.state = .closing
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            self.isQuiescing = true
+            if case .idle = self.state {
+                self.state = .closing
+                context.close(promise: nil)
+            }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard let parserError = error as? HTTPParserError else {
+            // I/O errors such as a reset: the connection is gone.
+            self.logger.debug("client connection error", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+            return
+        }
+        let response: ErrorResponse
+        if parserError == .headerOverflow {
+            response = ErrorResponse(
+                status: .requestHeaderFieldsTooLarge,
+                message: "request header block exceeds \(self.settings.limits.maxHeaderBytes) bytes"
+            )
+        } else {
+            response = ErrorResponse(status: .badRequest, message: "malformed HTTP request: \(parserError)")
+        }
+        self.logger.notice(
+            "rejected request",
+            metadata: ["client": "\(self.clientAddress ?? "-")", "status": "\(response.status.code)", "error": "\(parserError)"]
+        )
+        switch self.state {
+        case .idle:
+            self.respondAndClose(response, version: .http1_1)
+        case .exchanging(let exchange) where !exchange.responseStarted:
+            exchange.responseTimer?.cancel()
+            exchange.connection?.close()
+            self.respondAndClose(response, version: exchange.request.version)
+        case .exchanging, .tunnelling, .closing:
+            self.state = .closing
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: Reading the client
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = self.unwrapInboundIn(data)
+        switch self.state {
+        case .idle:
+            guard case .head(let head) = part else {
+                // Parts of a request whose exchange ended early (the upstream answered before
+                // the body was read); the connection closes after that response.
+                return
+            }
+            self.startExchange(head)
+        case .exchanging(let exchange):
+            if exchange.requestEnded {
+                // The next request of a pipelining client: served after this response.
+                self.pipelinedParts.append(part)
+                self.readGate.pause(.pipelined)
+            } else {
+                self.forwardRequestPart(part, of: exchange)
+            }
+        case .tunnelling, .closing:
+            break
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if self.upstreamNeedsFlush, case .exchanging(let exchange) = self.state {
+            self.upstreamNeedsFlush = false
+            exchange.connection?.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if self.readGate.shouldRead() {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, case .exchanging(let exchange) = self.state {
+            exchange.connection?.resumeReading()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func startExchange(_ head: HTTPRequestHead) {
+        guard let context = self.context else { return }
+        self.waitTimer?.cancel()
+        let upgrade = HopByHopHeaders.requestedUpgrade(in: head.headers)
+        let exchange = ProxyExchange(
+            request: head,
+            upstreamHead: ProxyHeaderPolicy.upstreamRequestHead(
+                for: head, clientAddress: self.clientAddress, upgrade: upgrade),
+            upgrade: upgrade,
+            startTime: .now()
+        )
+        self.state = .exchanging(exchange)
+        self.servedRequests += 1
+        if self.settings.logHeaders {
+            self.logger.info("request headers", metadata: .redactedHeaders(head.headers))
+        }
+
+        if head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+            // The relay reads the body itself, so it tells the client to go ahead at once.
+            context.writeAndFlush(self.wrapOutboundOut(.head(.init(version: head.version, status: .continue))), promise: nil)
+        }
+
+        let timeout = self.settings.upstream.responseTimeoutSeconds
+        exchange.responseTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .fractionalSeconds(timeout)) {
+            self.exchange(exchange, failed: .responseTimeout(seconds: timeout))
+        }
+        self.attachUpstream(to: exchange)
+    }
+
+    private func forwardRequestPart(_ part: HTTPServerRequestPart, of exchange: ProxyExchange) {
+        let upstreamPart: HTTPClientRequestPart
+        switch part {
+        case .head:
+            // The decoder never sends a head before the previous end.
+            return
+        case .body(let body):
+            upstreamPart = .body(.byteBuffer(body))
+        case .end(let trailers):
+            exchange.requestEnded = true
+            upstreamPart = .end(trailers)
+        }
+        guard let connection = exchange.connection, exchange.pendingParts.isEmpty else {
+            exchange.pendingParts.append(upstreamPart)
+            self.readGate.pause(.peerNotReady)
+            return
+        }
+        connection.write(upstreamPart)
+        self.upstreamNeedsFlush = true
+        if !connection.isWritable {
+            self.readGate.pause(.peerUnwritable)
+        }
+    }
+
+    // MARK: The upstream side
+
+    private func attachUpstream(to exchange: ProxyExchange) {
+        exchange.attempts += 1
+        self.pool.acquire { result in
+            switch result {
+            case .success(let connection):
+                guard case .exchanging(let current) = self.state, current === exchange else {
+                    // The exchange ended (client gone, timeout) while the connection was coming.
+                    self.pool.release(connection)
+                    return
+                }
+                exchange.connection = connection
+                connection.begin(exchange.upstreamHead, for: self)
+                while let part = exchange.pendingParts.popFirst() {
+                    connection.write(part)
+                }
+                connection.flush()
+                self.resumeReading(.peerNotReady)
+                if !connection.isWritable {
+                    self.readGate.pause(.peerUnwritable)
+                }
+            case .failure(let error):
+                self.exchange(exchange, failed: error)
+            }
+        }
+    }
+
+    /// Ends `exchange` after an upstream failure: an error response when nothing was sent yet,
+    /// a cut connection otherwise (the client sees the body end early).
+    private func exchange(_ exchange: ProxyExchange, failed error: UpstreamError) {
+        guard case .exchanging(let current) = self.state, current === exchange else { return }
+        exchange.responseTimer?.cancel()
+        let connection = exchange.connection
+        exchange.connection = nil
+        connection?.close()
+
+        if !exchange.responseStarted, error.reason == UpstreamError.closedBeforeResponse.reason,
+            connection?.wasReused ?? false, exchange.attempts == 1,
+            ProxyHeaderPolicy.isSafeToRetry(exchange.request)
+        {
+            // The pooled connection was closed by the upstream as it was reused: nothing was
+            // processed, so one retry on a fresh connection is safe.
+            self.logger.debug("retrying on a fresh upstream connection", metadata: ["error": "\(error)"])
+            self.attachUpstream(to: exchange)
+            return
+        }
+
+        self.logger.warning(
+            "upstream failed",
+            metadata: [
+                "reason": "\(error.reason)", "error": "\(error.detail)",
+                "method": "\(exchange.request.method)", "path": "\(exchange.request.uri)",
+            ]
+        )
+        if exchange.responseStarted {
+            self.logAccess(exchange, outcome: error.reason)
+            self.state = .closing
+            self.context?.close(promise: nil)
+        } else {
+            self.sendErrorResponse(ErrorResponse(status: error.status, message: error.detail), for: exchange)
+        }
+    }
+
+    /// Ends the exchange with a response of the relay's own.
+    private func sendErrorResponse(_ response: ErrorResponse, for exchange: ProxyExchange) {
+        guard let context = self.context else { return }
+        exchange.keepAlive = exchange.keepAlive && exchange.requestEnded && !self.isQuiescing
+        exchange.responseStatus = response.status
+        let body = response.body(allocator: context.channel.allocator)
+        exchange.bytesSent = body.readableBytes
+        context.write(self.wrapOutboundOut(.head(response.head(version: exchange.request.version, close: !exchange.keepAlive))), promise: nil)
+        context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        self.finish(exchange)
+    }
+
+    /// Writes the end of the response, logs it, and makes the connection ready for the next
+    /// request or closes it.
+    private func finish(_ exchange: ProxyExchange, trailers: HTTPHeaders? = nil) {
+        guard let context = self.context else { return }
+        exchange.responseTimer?.cancel()
+        self.logAccess(exchange, outcome: "ok")
+        let keepAlive = exchange.keepAlive && exchange.requestEnded && !self.isQuiescing
+        if keepAlive {
+            context.writeAndFlush(self.wrapOutboundOut(.end(trailers)), promise: nil)
+            self.state = .idle
+            self.armWaitTimer(seconds: self.settings.limits.idleTimeoutSeconds)
+            self.resumeReading(.peerUnwritable)
+            self.resumeReading(.peerNotReady)
+            self.servePipelinedParts()
+        } else {
+            self.state = .closing
+            let channel = context.channel
+            context.writeAndFlush(self.wrapOutboundOut(.end(trailers))).whenComplete { _ in
+                channel.close(promise: nil)
+            }
+        }
+    }
+
+    private func servePipelinedParts() {
+        while case .idle = self.state, let part = self.pipelinedParts.popFirst() {
+            if case .head(let head) = part {
+                self.startExchange(head)
+            }
+        }
+        while case .exchanging(let exchange) = self.state, !exchange.requestEnded,
+            let part = self.pipelinedParts.popFirst()
+        {
+            self.forwardRequestPart(part, of: exchange)
+        }
+        if self.pipelinedParts.isEmpty {
+            self.resumeReading(.pipelined)
+        }
+    }
+
+    // MARK: Helpers
+
+    private func resumeReading(_ reason: ReadGate.Reasons) {
+        if self.readGate.resume(reason) {
+            self.context?.read()
+        }
+    }
+
+    /// Closes the connection if no request head arrives in time: `408` for a client that has
+    /// not completed its first request, silence for an idle keep-alive connection.
+    private func armWaitTimer(seconds: Double) {
+        guard let context = self.context else { return }
+        self.waitTimer?.cancel()
+        let isFirstRequest = self.servedRequests == 0
+        self.waitTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .fractionalSeconds(seconds)) {
+            guard case .idle = self.state else { return }
+            if isFirstRequest {
+                self.logger.notice("request header timeout", metadata: ["client": "\(self.clientAddress ?? "-")"])
+                self.respondAndClose(
+                    ErrorResponse(status: .requestTimeout, message: "request header not received within \(seconds.secondsText)"),
+                    version: .http1_1
+                )
+            } else {
+                self.state = .closing
+                self.context?.close(promise: nil)
+            }
+        }
+    }
+
+    /// Writes a response of the relay's own outside any exchange and closes the connection.
+    private func respondAndClose(_ response: ErrorResponse, version: HTTPVersion) {
+        guard let context = self.context else { return }
+        self.state = .closing
+        let channel = context.channel
+        context.write(self.wrapOutboundOut(.head(response.head(version: version, close: true))), promise: nil)
+        context.write(self.wrapOutboundOut(.body(.byteBuffer(response.body(allocator: channel.allocator)))), promise: nil)
+        context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+    }
+
+    func logAccess(_ exchange: ProxyExchange, outcome: String) {
+        guard self.logger.logLevel <= .info else { return }
+        let now = NIODeadline.now()
+        var metadata: Logger.Metadata = [
+            "method": "\(exchange.request.method.rawValue)",
+            "path": "\(exchange.request.uri)",
+            "status": .stringConvertible(Int(exchange.responseStatus?.code ?? 0)),
+            "bytes": .stringConvertible(exchange.bytesSent),
+            "duration_ms": .stringConvertible(Self.milliseconds(now - exchange.startTime)),
+            "client": "\(self.clientAddress ?? "-")",
+        ]
+        if let upstreamHeadTime = exchange.upstreamHeadTime {
+            metadata["upstream_ms"] = .stringConvertible(Self.milliseconds(upstreamHeadTime - exchange.startTime))
+        }
+        if outcome != "ok" {
+            metadata["outcome"] = "\(outcome)"
+        }
+        self.logger.info("request", metadata: metadata)
+    }
+
+    private static func milliseconds(_ amount: TimeAmount) -> Double {
+        (Double(amount.nanoseconds) / 10_000).rounded() / 100
+    }
+}
+
+// MARK: - UpstreamResponseReceiver
+
+extension ProxyHandler: UpstreamResponseReceiver {
+    func upstream(_ connection: UpstreamConnection, didReceiveHead head: HTTPResponseHead) {
+        guard let context = self.context, let exchange = self.exchange(using: connection) else { return }
+        exchange.responseTimer?.cancel()
+        exchange.upstreamHeadTime = .now()
+        if self.settings.logHeaders {
+            self.logger.info("response headers", metadata: .redactedHeaders(head.headers))
+        }
+        if head.status == .switchingProtocols, exchange.upgrade != nil {
+            self.switchToTunnel(exchange, upstreamHead: head)
+            return
+        }
+        if exchange.upgrade != nil {
+            // The upstream declined the upgrade; the client's parser stopped at the upgrade
+            // request, so this connection cannot carry another request.
+            exchange.keepAlive = false
+        }
+
+        var headers = head.headers
+        HopByHopHeaders.remove(from: &headers)
+        ProxyHeaderPolicy.appendVia(to: &headers, receivedVersion: head.version)
+        exchange.framing = ResponseFraming.frame(
+            headers: &headers,
+            status: head.status,
+            requestMethod: exchange.request.method,
+            clientVersion: exchange.request.version
+        )
+        if exchange.framing == .untilClose {
+            exchange.keepAlive = false
+        }
+        exchange.keepAlive = exchange.keepAlive && !self.isQuiescing
+        if !exchange.keepAlive {
+            headers.add(name: "Connection", value: "close")
+        } else if exchange.request.version == .http1_0 {
+            headers.add(name: "Connection", value: "keep-alive")
+        }
+        exchange.responseStatus = head.status
+        let clientHead = HTTPResponseHead(version: exchange.request.version, status: head.status, headers: headers)
+        context.write(self.wrapOutboundOut(.head(clientHead)), promise: nil)
+    }
+
+    func upstream(_ connection: UpstreamConnection, didReceiveBody body: ByteBuffer) {
+        guard let context = self.context, let exchange = self.exchange(using: connection), !exchange.isUpgrading else {
+            return
+        }
+        exchange.bytesSent += body.readableBytes
+        context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        if !context.channel.isWritable {
+            connection.pauseReading()
+        }
+    }
+
+    func upstreamDidCompleteRead(_ connection: UpstreamConnection) {
+        guard self.exchange(using: connection) != nil else { return }
+        self.context?.flush()
+    }
+
+    func upstreamDidReceiveEnd(_ connection: UpstreamConnection) {
+        guard let exchange = self.exchange(using: connection), !exchange.isUpgrading else { return }
+        exchange.connection = nil
+        self.pool.release(connection)
+        self.finish(exchange)
+    }
+
+    func upstream(_ connection: UpstreamConnection, didChangeWritability isWritable: Bool) {
+        guard isWritable, self.exchange(using: connection) != nil else { return }
+        self.resumeReading(.peerUnwritable)
+    }
+
+    func upstream(_ connection: UpstreamConnection, didFail error: UpstreamError) {
+        guard let exchange = self.exchange(using: connection) else { return }
+        self.exchange(exchange, failed: error)
+    }
+
+    /// The current exchange when `connection` is the one attached to it.
+    private func exchange(using connection: UpstreamConnection) -> ProxyExchange? {
+        guard case .exchanging(let exchange) = self.state, exchange.connection === connection else { return nil }
+        return exchange
+    }
+}

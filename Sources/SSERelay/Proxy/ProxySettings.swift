@@ -1,0 +1,16 @@
+import SSERelayCore
+
+/// What a client connection's ``ProxyHandler`` needs from the configuration, captured when the
+/// connection is accepted so a reload never changes a request in flight.
+struct ProxySettings: Sendable {
+    var limits: LimitsConfiguration
+    var upstream: UpstreamConfiguration
+    /// `log.headers`: log each request's and response's headers, redacted.
+    var logHeaders: Bool
+}
+
+extension ProxySettings {
+    /// Header fields allowed in one request head; more is answered `431`. Real browsers send
+    /// about 20, so 256 leaves room for any client and still bounds the parser's work.
+    static let maxHeaderFieldCount = 256
+}

@@ -1,0 +1,152 @@
+public import Logging
+public import NIOCore
+import NIOConcurrencyHelpers
+import NIOExtras
+import NIOHTTP1
+public import NIOPosix
+public import SSERelayCore
+
+/// The proxy listener: accepts client connections and gives each the HTTP pipeline and a
+/// ``ProxyHandler``.
+///
+/// Classic NIO channel handlers rather than `NIOAsyncChannel` tasks: a proxy moves every byte
+/// twice, and handlers let the client and upstream connections of one exchange share an event
+/// loop and hand parts to each other with plain calls, with backpressure through `read()`.
+public final class ProxyServer: Sendable {
+    /// The address the listener is bound to (with the port the OS chose for port 0).
+    public let localAddress: SocketAddress
+
+    private let serverChannel: any Channel
+    private let quiescing: ServerQuiescingHelper
+    private let pools: UpstreamPools
+    private let connections: ConnectionCounter
+    private let logger: Logger
+
+    private init(
+        localAddress: SocketAddress,
+        serverChannel: any Channel,
+        quiescing: ServerQuiescingHelper,
+        pools: UpstreamPools,
+        connections: ConnectionCounter,
+        logger: Logger
+    ) {
+        self.localAddress = localAddress
+        self.serverChannel = serverChannel
+        self.quiescing = quiescing
+        self.pools = pools
+        self.connections = connections
+        self.logger = logger
+    }
+
+    /// Binds `configuration.listen` and starts serving.
+    public static func bind(
+        configuration: RelayConfiguration,
+        logger: Logger,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> ProxyServer {
+        let pools = try await UpstreamPools.make(group: group, configuration: configuration.upstream, logger: logger)
+        let connections = ConnectionCounter(limit: configuration.limits.maxConnections)
+        let quiescing = ServerQuiescingHelper(group: group)
+        let settings = ProxySettings(
+            limits: configuration.limits,
+            upstream: configuration.upstream,
+            logHeaders: configuration.log.headers
+        )
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        quiescing.makeServerChannelHandler(channel: channel))
+                }
+            }
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try Self.initializeClientChannel(
+                        channel, settings: settings, pools: pools, connections: connections, logger: logger)
+                }
+            }
+            .bind(host: configuration.listen.host, port: configuration.listen.port)
+            .get()
+        guard let localAddress = channel.localAddress else {
+            throw ChannelError.unknownLocalAddress
+        }
+        return ProxyServer(
+            localAddress: localAddress,
+            serverChannel: channel,
+            quiescing: quiescing,
+            pools: pools,
+            connections: connections,
+            logger: logger
+        )
+    }
+
+    private static func initializeClientChannel(
+        _ channel: any Channel,
+        settings: ProxySettings,
+        pools: UpstreamPools,
+        connections: ConnectionCounter,
+        logger: Logger
+    ) throws {
+        let admitted = connections.admit()
+        channel.closeFuture.whenComplete { _ in connections.release() }
+        guard admitted, let pool = pools.pool(for: channel.eventLoop) else {
+            logger.notice(
+                "connection limit reached, answering 503",
+                metadata: ["limit": "\(connections.limit)", "client": "\(channel.remoteAddress?.ipAddress ?? "-")"]
+            )
+            try channel.pipeline.syncOperations.addHandler(OverloadResponder(limit: connections.limit))
+            return
+        }
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderListSize = settings.limits.maxHeaderBytes
+        limits.maxHeaderFieldSize = settings.limits.maxHeaderBytes
+        limits.maxHeaderFieldCount = ProxySettings.maxHeaderFieldCount
+        let encoder = HTTPResponseEncoder(configuration: .noAutomaticFraming)
+        let decoder = ByteToMessageHandler(
+            HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes, limitConfiguration: limits)
+        )
+        let handler = ProxyHandler(settings: settings, pool: pool, logger: logger, codecHandlers: [encoder, decoder])
+        try channel.pipeline.syncOperations.addHandlers([encoder, decoder, handler])
+    }
+
+    /// Stops accepting, lets requests in flight finish within `gracePeriod`, then closes the
+    /// upstream pools. Idle keep-alive connections close at once.
+    public func shutdown(gracePeriod: TimeAmount) async {
+        let drained = self.serverChannel.eventLoop.makePromise(of: Void.self)
+        self.quiescing.initiateShutdown(promise: drained)
+        let finishedInTime = await Self.wait(for: drained.futureResult, atMost: gracePeriod, on: self.serverChannel.eventLoop)
+        if !finishedInTime {
+            self.logger.warning(
+                "shutdown grace period over, cutting remaining connections",
+                metadata: ["connections": "\(self.connections.current)"]
+            )
+        }
+        await self.pools.shutdown()
+    }
+
+    /// Waits until `future` completes or `timeout` passes; returns whether it completed.
+    private static func wait(for future: EventLoopFuture<Void>, atMost timeout: TimeAmount, on loop: any EventLoop) async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let pending = NIOLockedValueBox<CheckedContinuation<Bool, Never>?>(continuation)
+            let timer = loop.scheduleTask(in: timeout) {
+                pending.withLockedValue { $0.take() }?.resume(returning: false)
+            }
+            future.whenComplete { _ in
+                timer.cancel()
+                pending.withLockedValue { $0.take() }?.resume(returning: true)
+            }
+        }
+    }
+}
+
+extension HTTPResponseEncoder.Configuration {
+    /// The relay frames every response itself (see ``ResponseFraming``).
+    static var noAutomaticFraming: Self {
+        var configuration = Self()
+        configuration.automaticallySetFramingHeaders = false
+        return configuration
+    }
+}

@@ -1,0 +1,169 @@
+import NIOCore
+import NIOHTTP1
+
+/// One keep-alive HTTP/1.1 connection to the upstream, as the last handler of its pipeline.
+///
+/// It carries one request at a time for a ``UpstreamResponseReceiver`` (the client connection
+/// that owns the exchange), pushes back on the upstream with a ``ReadGate`` when the receiver's
+/// client is slow, and tells its ``UpstreamConnectionPool`` when it closes. All of it happens
+/// on the connection's event loop, which is also the receiver's.
+final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    private enum ResponseState {
+        case idle
+        case awaitingHead
+        case receivingBody
+        case complete
+    }
+
+    /// The HTTP codec handlers in front of this one, removed when the connection becomes a tunnel.
+    let codecHandlers: [any RemovableChannelHandler]
+    /// The pool to tell when the connection closes; `nil` once detached for a tunnel.
+    weak var pool: UpstreamConnectionPool?
+    /// Closes the connection when it sits idle in the pool for too long.
+    var idleTimer: Scheduled<Void>?
+
+    private var context: ChannelHandlerContext?
+    private var receiver: (any UpstreamResponseReceiver)?
+    private var readGate = ReadGate()
+    private var responseState = ResponseState.idle
+    private var requestComplete = true
+    private var responseKeepAlive = false
+    /// How many requests this connection has started; above 1 it was reused from the pool.
+    private(set) var requestCount = 0
+
+    init(codecHandlers: [any RemovableChannelHandler]) {
+        self.codecHandlers = codecHandlers
+    }
+
+    var channel: (any Channel)? { self.context?.channel }
+
+    /// Whether the socket accepts more bytes without queueing them.
+    var isWritable: Bool { self.context?.channel.isWritable ?? false }
+
+    /// Whether another request may be sent on this connection once the current one is done.
+    var isReusable: Bool {
+        self.responseState == .complete && self.requestComplete && self.responseKeepAlive
+            && (self.context?.channel.isActive ?? false)
+    }
+
+    /// Whether the connection was taken from the pool rather than opened for this request;
+    /// a reused connection may have been closed by the upstream just before it was used.
+    var wasReused: Bool { self.requestCount > 1 }
+
+    // MARK: Driving an exchange
+
+    /// Starts a request for `receiver`: writes `head` (not flushed).
+    func begin(_ head: HTTPRequestHead, for receiver: any UpstreamResponseReceiver) {
+        self.requestCount += 1
+        self.receiver = receiver
+        self.responseState = .awaitingHead
+        self.requestComplete = false
+        self.responseKeepAlive = false
+        self.context?.write(self.wrapOutboundOut(.head(head)), promise: nil)
+    }
+
+    /// Writes a body part or the end of the request (not flushed).
+    func write(_ part: HTTPClientRequestPart) {
+        if case .end = part {
+            self.requestComplete = true
+        }
+        self.context?.write(self.wrapOutboundOut(part), promise: nil)
+    }
+
+    func flush() {
+        self.context?.flush()
+    }
+
+    /// Forgets the receiver: the exchange is over for it, whatever the connection does next.
+    func detachReceiver() {
+        self.receiver = nil
+    }
+
+    /// Stops reading from the upstream until ``resumeReading()``.
+    func pauseReading() {
+        self.readGate.pause(.peerUnwritable)
+    }
+
+    func resumeReading() {
+        if self.readGate.resume(.peerUnwritable) {
+            self.context?.read()
+        }
+    }
+
+    func close() {
+        self.receiver = nil
+        self.context?.close(promise: nil)
+    }
+
+    // MARK: ChannelHandler
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch self.unwrapInboundIn(data) {
+        case .head(let head):
+            guard self.responseState == .awaitingHead else {
+                // A response nobody asked for: the connection is out of step, drop it.
+                context.close(promise: nil)
+                return
+            }
+            self.responseState = .receivingBody
+            self.responseKeepAlive = head.isKeepAlive
+            self.receiver?.upstream(self, didReceiveHead: head)
+        case .body(let body):
+            self.receiver?.upstream(self, didReceiveBody: body)
+        case .end:
+            self.responseState = .complete
+            let receiver = self.receiver
+            receiver?.upstreamDidReceiveEnd(self)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        self.receiver?.upstreamDidCompleteRead(self)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if self.readGate.shouldRead() {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        self.receiver?.upstream(self, didChangeWritability: context.channel.isWritable)
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.fail(error is HTTPParserError ? .invalidResponse(error) : self.closedError)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.idleTimer?.cancel()
+        self.idleTimer = nil
+        self.fail(self.closedError)
+        self.pool?.connectionDidClose(self)
+        context.fireChannelInactive()
+    }
+
+    private var closedError: UpstreamError {
+        self.responseState == .awaitingHead ? .closedBeforeResponse : .closedMidResponse
+    }
+
+    private func fail(_ error: UpstreamError) {
+        guard let receiver = self.receiver, self.responseState != .complete else { return }
+        self.receiver = nil
+        receiver.upstream(self, didFail: error)
+    }
+}

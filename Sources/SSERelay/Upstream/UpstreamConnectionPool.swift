@@ -1,0 +1,176 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import SSERelayCore
+
+/// Keep-alive connections to the upstream for the client connections of one event loop.
+///
+/// One pool per event loop, so a client connection and its upstream connection always share a
+/// loop: bytes move between them with plain calls, never a thread hop, and the pool needs no
+/// lock. Idle connections are reused newest first (the most likely to still be open) and closed
+/// after ``UpstreamConfiguration/idleTimeoutSeconds``. When ``limit`` connections are open,
+/// requests wait in line for the next one released.
+final class UpstreamConnectionPool {
+    let eventLoop: any EventLoop
+    private let address: SocketAddress
+    private let configuration: UpstreamConfiguration
+    /// Open connections allowed on this loop: the configured total shared among the loops.
+    let limit: Int
+    private let logger: Logger
+
+    private var idle: [UpstreamConnection] = []
+    private var openCount = 0
+    private var waiters = CircularBuffer<Acquisition>()
+    private var isShutDown = false
+
+    init(
+        eventLoop: any EventLoop,
+        address: SocketAddress,
+        configuration: UpstreamConfiguration,
+        limit: Int,
+        logger: Logger
+    ) {
+        self.eventLoop = eventLoop
+        self.address = address
+        self.configuration = configuration
+        self.limit = limit
+        self.logger = logger
+    }
+
+    /// Called with the outcome of ``acquire(_:)``, on the pool's event loop.
+    typealias Acquisition = (Result<UpstreamConnection, UpstreamError>) -> Void
+
+    /// Finds a connection for one request: an idle one, a new one, or the next one released
+    /// when the pool is at its limit. `completion` runs on the pool's loop, possibly at once.
+    func acquire(_ completion: @escaping Acquisition) {
+        self.eventLoop.assertInEventLoop()
+        guard !self.isShutDown else {
+            return completion(.failure(.shuttingDown))
+        }
+        while let connection = self.idle.popLast() {
+            connection.idleTimer?.cancel()
+            connection.idleTimer = nil
+            if connection.channel?.isActive ?? false {
+                return completion(.success(connection))
+            }
+        }
+        if self.openCount < self.limit {
+            self.connect(completion)
+        } else {
+            self.waiters.append(completion)
+        }
+    }
+
+    /// Takes back a connection whose exchange is over: kept for reuse when it can carry another
+    /// request, closed otherwise.
+    func release(_ connection: UpstreamConnection) {
+        self.eventLoop.assertInEventLoop()
+        connection.detachReceiver()
+        guard connection.isReusable, !self.isShutDown else {
+            connection.close()
+            return
+        }
+        if let waiter = self.waiters.popFirst() {
+            return waiter(.success(connection))
+        }
+        let seconds = self.configuration.idleTimeoutSeconds
+        connection.idleTimer = self.eventLoop.assumeIsolated().scheduleTask(in: .fractionalSeconds(seconds)) {
+            connection.close()
+        }
+        self.idle.append(connection)
+    }
+
+    /// Forgets a connection that became a tunnel: it no longer counts against the limit.
+    func detach(_ connection: UpstreamConnection) {
+        connection.pool = nil
+        self.connectionDidClose(connection)
+    }
+
+    /// Called by a connection when its channel closed.
+    func connectionDidClose(_ connection: UpstreamConnection) {
+        self.openCount -= 1
+        self.idle.removeAll { $0 === connection }
+        if let waiter = self.waiters.popFirst() {
+            self.connect(waiter)
+        }
+    }
+
+    /// Closes the idle connections and fails the waiters; busy connections finish their exchange.
+    func shutdown() {
+        self.isShutDown = true
+        for connection in self.idle {
+            connection.close()
+        }
+        while let waiter = self.waiters.popFirst() {
+            waiter(.failure(.shuttingDown))
+        }
+    }
+
+    private func connect(_ completion: @escaping Acquisition) {
+        self.openCount += 1
+        let upstream = self.configuration.url.description
+        let connectTimeout = self.configuration.connectTimeoutSeconds
+        ClientBootstrap(group: self.eventLoop)
+            .connectTimeout(.fractionalSeconds(connectTimeout))
+            .channelOption(.socketOption(.so_keepalive), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let encoder = HTTPRequestEncoder(configuration: .noAutomaticFraming)
+                    // Write-observing: the decoder learns which requests were HEAD, whose
+                    // responses carry no body.
+                    let decoder = ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes))
+                    let connection = UpstreamConnection(codecHandlers: [encoder, decoder])
+                    try channel.pipeline.syncOperations.addHandlers([encoder, decoder, connection])
+                }
+            }
+            .connect(to: self.address)
+            .assumeIsolated()
+            .whenComplete { result in
+                switch result {
+                case .success(let channel):
+                    do {
+                        let connection = try channel.pipeline.syncOperations.handler(type: UpstreamConnection.self)
+                        connection.pool = self
+                        completion(.success(connection))
+                    } catch {
+                        channel.close(promise: nil)
+                        self.openCount -= 1
+                        completion(.failure(.connectFailed(upstream, error)))
+                    }
+                case .failure(let error):
+                    self.openCount -= 1
+                    completion(.failure(Self.classify(error, upstream: upstream, connectTimeout: connectTimeout)))
+                }
+            }
+    }
+
+    private static func classify(_ error: any Error, upstream: String, connectTimeout: Double) -> UpstreamError {
+        if let error = error as? UpstreamError {
+            return error
+        }
+        if case ChannelError.connectTimeout = error {
+            return .connectTimeout(upstream, seconds: connectTimeout)
+        }
+        if let error = error as? IOError, error.errnoCode == ECONNREFUSED {
+            return .connectionRefused(upstream)
+        }
+        return .connectFailed(upstream, error)
+    }
+}
+
+extension HTTPRequestEncoder.Configuration {
+    /// The relay frames every message itself (see ``ResponseFraming``).
+    static var noAutomaticFraming: Self {
+        var configuration = Self()
+        configuration.automaticallySetFramingHeaders = false
+        return configuration
+    }
+}

@@ -1,0 +1,71 @@
+public import NIOHTTP1
+
+/// Why a request to the upstream did not get a complete response.
+///
+/// A small struct rather than an enum so that new reasons can be added without breaking
+/// callers; ``reason`` is the stable, lower-case name used in logs and metrics.
+public struct UpstreamError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The stable name of the failure: `connection_refused`, `connect_timeout`,
+    /// `response_timeout`, `closed_before_response`, `closed_mid_response`,
+    /// `invalid_response`, `connect_failed`, `shutting_down`.
+    public let reason: String
+    /// One line for people, shown in error bodies and logs.
+    public let detail: String
+    /// The status a client gets when this failure happens before any response was sent.
+    public let status: HTTPResponseStatus
+
+    static func connectionRefused(_ upstream: String) -> Self {
+        .init(reason: "connection_refused", detail: "upstream \(upstream) refused the connection", status: .badGateway)
+    }
+
+    static func connectFailed(_ upstream: String, _ error: any Error) -> Self {
+        .init(reason: "connect_failed", detail: "cannot connect to upstream \(upstream): \(error)", status: .badGateway)
+    }
+
+    static func connectTimeout(_ upstream: String, seconds: Double) -> Self {
+        .init(
+            reason: "connect_timeout",
+            detail: "upstream \(upstream) did not accept a connection within \(seconds.secondsText)",
+            status: .gatewayTimeout
+        )
+    }
+
+    static func responseTimeout(seconds: Double) -> Self {
+        .init(
+            reason: "response_timeout",
+            detail: "upstream sent no response headers within \(seconds.secondsText)",
+            status: .gatewayTimeout
+        )
+    }
+
+    static let closedBeforeResponse = Self(
+        reason: "closed_before_response",
+        detail: "upstream closed the connection before responding",
+        status: .badGateway
+    )
+
+    static let closedMidResponse = Self(
+        reason: "closed_mid_response",
+        detail: "upstream closed the connection in the middle of the response",
+        status: .badGateway
+    )
+
+    static func invalidResponse(_ error: any Error) -> Self {
+        .init(reason: "invalid_response", detail: "upstream sent an invalid HTTP response: \(error)", status: .badGateway)
+    }
+
+    static let shuttingDown = Self(
+        reason: "shutting_down",
+        detail: "the relay is shutting down",
+        status: .serviceUnavailable
+    )
+
+    public var description: String { self.detail }
+}
+
+extension Double {
+    /// `2 s`, `0.5 s`: a duration in an error message.
+    var secondsText: String {
+        self.rounded() == self ? "\(Int(self)) s" : "\(self) s"
+    }
+}

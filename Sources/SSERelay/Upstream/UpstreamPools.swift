@@ -1,0 +1,54 @@
+import Logging
+import NIOCore
+import SSERelayCore
+
+/// The ``UpstreamConnectionPool`` of every event loop of the server's group.
+final class UpstreamPools: Sendable {
+    private let pools: [ObjectIdentifier: NIOLoopBound<UpstreamConnectionPool>]
+
+    /// Creates one pool on each loop of `group`, sharing `upstream.maxConnections` among them.
+    static func make(
+        group: any EventLoopGroup,
+        configuration: UpstreamConfiguration,
+        logger: Logger
+    ) async throws -> UpstreamPools {
+        let address = try Self.resolve(configuration.url)
+        let loops = Array(group.makeIterator())
+        let limit = max(1, configuration.maxConnections / max(1, loops.count))
+        var pools: [ObjectIdentifier: NIOLoopBound<UpstreamConnectionPool>] = [:]
+        for loop in loops {
+            pools[ObjectIdentifier(loop)] = try await loop.submit {
+                NIOLoopBound(
+                    UpstreamConnectionPool(
+                        eventLoop: loop, address: address, configuration: configuration, limit: limit, logger: logger),
+                    eventLoop: loop
+                )
+            }.get()
+        }
+        return UpstreamPools(pools: pools)
+    }
+
+    private init(pools: [ObjectIdentifier: NIOLoopBound<UpstreamConnectionPool>]) {
+        self.pools = pools
+    }
+
+    /// The pool of `eventLoop`; call on that loop.
+    func pool(for eventLoop: any EventLoop) -> UpstreamConnectionPool? {
+        self.pools[ObjectIdentifier(eventLoop)]?.value
+    }
+
+    /// Closes every pool's idle connections.
+    func shutdown() async {
+        for pool in self.pools.values {
+            try? await pool.eventLoop.submit { pool.value.shutdown() }.get()
+        }
+    }
+
+    /// The upstream's socket address, resolved once at start-up so no request waits on DNS.
+    private static func resolve(_ url: UpstreamURL) throws -> SocketAddress {
+        if let address = try? SocketAddress(ipAddress: url.host, port: url.port) {
+            return address
+        }
+        return try SocketAddress.makeAddressResolvingHost(url.host, port: url.port)
+    }
+}

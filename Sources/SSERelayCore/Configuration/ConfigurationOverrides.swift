@@ -1,0 +1,46 @@
+/// The command-line flags that override the configuration file (SPEC §6).
+public struct ConfigurationOverrides: Sendable, Hashable {
+    /// `--listen HOST:PORT`.
+    public var listen: String?
+    /// `--upstream URL`.
+    public var upstream: String?
+    /// `--admin HOST:PORT`.
+    public var admin: String?
+    /// `--log-level LEVEL`.
+    public var logLevel: String?
+
+    public init(listen: String? = nil, upstream: String? = nil, admin: String? = nil, logLevel: String? = nil) {
+        self.listen = listen
+        self.upstream = upstream
+        self.admin = admin
+        self.logLevel = logLevel
+    }
+
+    /// `configuration` with every given flag applied, or an error naming each bad flag.
+    public func applied(to configuration: RelayConfiguration) throws(ConfigurationError) -> RelayConfiguration {
+        var result = configuration
+        var problems: [ConfigurationError.Problem] = []
+        func apply<Value>(_ text: String?, flag: String, _ parse: (String) throws(ConfigurationValueError) -> Value, _ set: (Value) -> Void) {
+            guard let text else { return }
+            do {
+                set(try parse(text))
+            } catch {
+                problems.append(.init(location: flag, message: "\(error.message), got \"\(text)\""))
+            }
+        }
+        apply(self.listen, flag: "--listen", HostAndPort.init(parsing:)) { result.listen = $0 }
+        apply(self.upstream, flag: "--upstream", UpstreamURL.init(parsing:)) { result.upstream.url = $0 }
+        apply(self.admin, flag: "--admin", HostAndPort.init(parsing:)) { result.admin.listen = $0 }
+        apply(self.logLevel, flag: "--log-level", { text throws(ConfigurationValueError) in
+            guard let level = LogConfiguration.Level(rawValue: text.lowercased()) else {
+                let levels = LogConfiguration.Level.allCases.map(\.rawValue).joined(separator: ", ")
+                throw ConfigurationValueError("expected one of \(levels)")
+            }
+            return level
+        }) { result.log.level = $0 }
+        guard problems.isEmpty else {
+            throw ConfigurationError(source: "command line", problems: problems)
+        }
+        return result
+    }
+}

@@ -1,0 +1,42 @@
+/// A `HOST:PORT` pair to listen on or to connect to: `127.0.0.1:8080`, `[::1]:8080`,
+/// `localhost:3000`. Port 0 asks the operating system for a free port.
+public struct HostAndPort: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `HOST:PORT`; an IPv6 host is written in brackets.
+    public init(parsing text: String) throws(ConfigurationValueError) {
+        let expectation = "expected HOST:PORT such as 127.0.0.1:8080 or [::1]:8080"
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"),
+                text[text.index(after: close)...].hasPrefix(":")
+            else { throw ConfigurationValueError(expectation) }
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") else {
+                throw ConfigurationValueError(expectation)
+            }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty, !host.contains(where: { $0 == " " || $0 == "/" }) else {
+            throw ConfigurationValueError(expectation)
+        }
+        guard let port = Int(portText), (0...65535).contains(port) else {
+            throw ConfigurationValueError("\(expectation) (port 0 to 65535)")
+        }
+        self.init(host: String(host), port: port)
+    }
+
+    public var description: String {
+        self.host.contains(":") ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)"
+    }
+}

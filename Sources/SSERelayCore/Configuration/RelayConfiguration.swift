@@ -1,0 +1,58 @@
+/// Everything the relay is told, with the embedded defaults of SPEC §6 for every key.
+///
+/// Built by ``ConfigurationLoader`` from a JSON file (or from nothing: `RelayConfiguration()`
+/// is the embedded defaults), then adjusted by command-line flags.
+public struct RelayConfiguration: Sendable, Hashable {
+    /// `listen` (string, default `127.0.0.1:8080`): where proxied traffic is accepted.
+    public var listen = HostAndPort(host: "127.0.0.1", port: 8080)
+    /// `upstream`: the backend.
+    public var upstream = UpstreamConfiguration()
+    /// `admin`: the operators' listener.
+    public var admin = AdminConfiguration()
+    /// `streams` (array, default one route): the SSE stream routes.
+    public var streams = [StreamRouteConfiguration.defaultRoute]
+    /// `limits`: the protective bounds.
+    public var limits = LimitsConfiguration()
+    /// `shutdownGraceSeconds` (number, default 120): how long a shutdown waits for requests and
+    /// streams in flight.
+    public var shutdownGraceSeconds: Double = 120
+    /// `log`: what is written to stderr.
+    public var log = LogConfiguration()
+
+    /// The embedded defaults.
+    public init() {}
+}
+
+extension RelayConfiguration {
+    init(reading reader: inout ConfigurationObjectReader, problems: ConfigurationProblems) {
+        self.init()
+        self.listen = reader.parsed("listen", default: self.listen, HostAndPort.init(parsing:))
+        if let upstream = reader.value("upstream") {
+            self.upstream = UpstreamConfiguration(
+                reading: upstream, at: reader.path.appending("upstream"), problems: problems)
+        }
+        self.admin = reader.object("admin", default: self.admin) { AdminConfiguration(reading: &$0) }
+        self.streams = reader.array("streams", default: self.streams, StreamRouteConfiguration.init(reading:at:problems:))
+        self.limits = reader.object("limits", default: self.limits) { LimitsConfiguration(reading: &$0) }
+        self.shutdownGraceSeconds = reader.seconds("shutdownGraceSeconds", default: self.shutdownGraceSeconds, in: 0...86400)
+        self.log = reader.object("log", default: self.log) { LogConfiguration(reading: &$0) }
+    }
+
+    /// Problems that span several keys, found after each key was read on its own.
+    func crossKeyProblems() -> [ConfigurationError.Problem] {
+        var problems: [ConfigurationError.Problem] = []
+        var seenPaths: [RoutePattern: Int] = [:]
+        for (index, route) in self.streams.enumerated() {
+            if let first = seenPaths[route.path] {
+                problems.append(
+                    .init(location: "streams[\(index)].path", message: "same path as streams[\(first)]: \(route.path)"))
+            } else {
+                seenPaths[route.path] = index
+            }
+        }
+        if let admin = self.admin.listen, admin == self.listen, admin.port != 0 {
+            problems.append(.init(location: "admin.listen", message: "must differ from listen (\(self.listen))"))
+        }
+        return problems
+    }
+}

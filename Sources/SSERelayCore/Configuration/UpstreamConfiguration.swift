@@ -1,0 +1,41 @@
+/// `upstream`: the backend the relay stands in front of.
+public struct UpstreamConfiguration: Sendable, Hashable {
+    /// `upstream.url` (string, default `http://127.0.0.1:3000`): the backend's origin.
+    public var url = UpstreamURL(host: "127.0.0.1", port: 3000)
+    /// `upstream.connectTimeoutSeconds` (number, default 2): how long a TCP connect may take.
+    public var connectTimeoutSeconds: Double = 2
+    /// `upstream.responseTimeoutSeconds` (number, default 30): how long the backend may take to
+    /// send response headers once the request head is sent.
+    public var responseTimeoutSeconds: Double = 30
+    /// `upstream.maxConnections` (integer, default 1024): open connections to the backend, idle
+    /// and busy, across the process. Requests beyond it wait for a connection.
+    public var maxConnections = 1024
+    /// `upstream.idleTimeoutSeconds` (number, default 4): how long a pooled keep-alive connection
+    /// may sit unused. Below Node's default `keepAliveTimeout` of 5 s, so the relay closes an idle
+    /// connection before the backend does and never reuses one the backend is closing.
+    public var idleTimeoutSeconds: Double = 4
+
+    public init() {}
+}
+
+extension UpstreamConfiguration {
+    /// Reads `upstream`, which is an object or a bare URL string (shorthand for `{ "url": … }`).
+    init(reading value: JSONValue, at path: ConfigurationKeyPath, problems: ConfigurationProblems) {
+        self.init()
+        if case .string(let text) = value {
+            do {
+                self.url = try UpstreamURL(parsing: text)
+            } catch {
+                problems.report(path, "\(error.message), got \(value.summary)")
+            }
+            return
+        }
+        guard var reader = ConfigurationObjectReader(value, at: path, problems: problems) else { return }
+        self.url = reader.parsed("url", default: self.url, UpstreamURL.init(parsing:))
+        self.connectTimeoutSeconds = reader.seconds("connectTimeoutSeconds", default: 2, in: 0.001...3600)
+        self.responseTimeoutSeconds = reader.seconds("responseTimeoutSeconds", default: 30, in: 0.001...86400)
+        self.maxConnections = reader.integer("maxConnections", default: 1024, in: 1...1_000_000)
+        self.idleTimeoutSeconds = reader.seconds("idleTimeoutSeconds", default: 4, in: 0.001...86400)
+        reader.finish()
+    }
+}

@@ -1,0 +1,79 @@
+public import NIOHTTP1
+
+/// How the relay rewrites a message's head on its way through (SPEC §5).
+///
+/// Requests: hop-by-hop headers removed, `X-Forwarded-For` appended, `X-Forwarded-Proto` and
+/// `X-Forwarded-Host` added when absent (kept when a proxy in front of the relay already set
+/// them, since that proxy saw the real scheme and host), `Via` appended, `Host` kept, `Expect`
+/// answered by the relay itself. Responses: hop-by-hop headers removed, `Via` appended, framing
+/// rewritten for the client's connection by ``ResponseFraming``.
+public enum ProxyHeaderPolicy {
+    /// The pseudonym this relay uses in `Via` (RFC 9110 §7.6.3).
+    public static let viaPseudonym = "sse-relay"
+
+    /// The head to send upstream for a client's request.
+    ///
+    /// - Parameters:
+    ///   - request: The head as the client sent it.
+    ///   - clientAddress: The client's IP address, for `X-Forwarded-For`.
+    ///   - upgrade: The requested protocol when the request asks to switch protocols; it is
+    ///     forwarded with `Connection: upgrade` so the upstream can answer `101`.
+    public static func upstreamRequestHead(
+        for request: HTTPRequestHead,
+        clientAddress: String?,
+        upgrade: String?
+    ) -> HTTPRequestHead {
+        var headers = request.headers
+        let isChunked = headers[canonicalForm: "transfer-encoding"].contains { $0.lowercased() == "chunked" }
+        HopByHopHeaders.remove(from: &headers)
+        headers.remove(name: "expect")
+
+        if let clientAddress {
+            let previous = headers[canonicalForm: "x-forwarded-for"]
+            headers.remove(name: "x-forwarded-for")
+            headers.add(name: "X-Forwarded-For", value: (previous.map(String.init) + [clientAddress]).joined(separator: ", "))
+        }
+        if !headers.contains(name: "x-forwarded-proto") {
+            headers.add(name: "X-Forwarded-Proto", value: "http")
+        }
+        if !headers.contains(name: "x-forwarded-host"), let host = headers.first(name: "host") {
+            headers.add(name: "X-Forwarded-Host", value: host)
+        }
+        self.appendVia(to: &headers, receivedVersion: request.version)
+
+        if let upgrade {
+            headers.add(name: "Connection", value: "upgrade")
+            headers.add(name: "Upgrade", value: upgrade)
+        } else if isChunked {
+            // The body arrives de-chunked from the decoder; it is chunked again on the way out.
+            headers.add(name: "Transfer-Encoding", value: "chunked")
+        }
+        return HTTPRequestHead(version: .http1_1, method: request.method, uri: request.uri, headers: headers)
+    }
+
+    /// Whether a request head announces a body (`Content-Length` above zero or
+    /// `Transfer-Encoding`).
+    public static func requestHasBody(_ request: HTTPRequestHead) -> Bool {
+        if request.headers.contains(name: "transfer-encoding") { return true }
+        return request.headers.first(name: "content-length").map { $0 != "0" } ?? false
+    }
+
+    /// Whether a failed attempt may be repeated on a fresh connection: the method is idempotent
+    /// (RFC 9110 §9.2.2) and there is no body that might already be half sent.
+    public static func isSafeToRetry(_ request: HTTPRequestHead) -> Bool {
+        switch request.method {
+        case .GET, .HEAD, .OPTIONS, .TRACE, .PUT, .DELETE:
+            return !self.requestHasBody(request)
+        default:
+            return false
+        }
+    }
+
+    /// Appends this relay to `Via`, naming the protocol version the message arrived with.
+    public static func appendVia(to headers: inout HTTPHeaders, receivedVersion: HTTPVersion) {
+        let entry = "\(receivedVersion.major).\(receivedVersion.minor) \(self.viaPseudonym)"
+        let previous = headers[canonicalForm: "via"]
+        headers.remove(name: "via")
+        headers.add(name: "Via", value: (previous.map(String.init) + [entry]).joined(separator: ", "))
+    }
+}

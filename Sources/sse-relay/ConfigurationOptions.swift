@@ -1,0 +1,48 @@
+import ArgumentParser
+import SSERelayCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The flags that choose and override the configuration (SPEC §6).
+struct ConfigurationOptions: ParsableArguments {
+    @Option(help: "JSON configuration file. Without it the embedded defaults apply.")
+    var config: String?
+
+    @Option(help: "Address for proxied traffic, HOST:PORT (overrides `listen`).")
+    var listen: String?
+
+    @Option(help: "Backend origin, http://HOST:PORT (overrides `upstream.url`).")
+    var upstream: String?
+
+    @Option(help: "Address of the admin listener, HOST:PORT (overrides `admin.listen`).")
+    var admin: String?
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical (overrides `log.level`).")
+    var logLevel: String?
+
+    init() {}
+
+    init(config: String) {
+        self.config = config
+    }
+
+    /// The configuration, or exit status 78 (EX_CONFIG) after printing every problem.
+    func loadOrExit() throws -> RelayConfiguration {
+        do {
+            let base = try self.config.map(ConfigurationLoader.load(fileAt:)) ?? RelayConfiguration()
+            let overrides = ConfigurationOverrides(
+                listen: self.listen, upstream: self.upstream, admin: self.admin, logLevel: self.logLevel)
+            return try overrides.applied(to: base)
+        } catch {
+            var message = "sse-relay: invalid configuration\n\(error)\n"
+            message.withUTF8 { bytes in _ = write(2, bytes.baseAddress, bytes.count) }
+            throw ExitCode(78)
+        }
+    }
+}

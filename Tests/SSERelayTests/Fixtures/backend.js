@@ -1,0 +1,123 @@
+// A stand-in for the chat backend sse-relay sits in front of. Node built-ins only.
+//
+// Prints {"port": N} on stdout once listening on 127.0.0.1 (port from argv[2], default 0).
+// Routes:
+//   GET  /hello                 200 text/plain "hello world" with Content-Length
+//   ANY  /echo                  200 JSON {method, url, httpVersion, headers, bodyBytes, bodySha256}
+//   ANY  /status/:code          that status; a short body unless the status forbids one
+//   GET  /bytes/:n              n pattern bytes, chunked (?length=1: with Content-Length)
+//   POST /upload                200 JSON {bytes, sha256} of the request body
+//   GET  /hang                  headers never sent
+//   GET  /stats                 200 JSON {connections, requests}
+//   GET  /sse                   a short SSE stream (text/event-stream)
+//   Upgrade: echo               101, then every byte is echoed back
+'use strict';
+const http = require('http');
+const crypto = require('crypto');
+
+let connections = 0;
+let requests = 0;
+const hanging = new Set();
+
+function pattern(n) {
+  const block = Buffer.alloc(65536);
+  for (let i = 0; i < block.length; i++) block[i] = i % 251;
+  return { block, n };
+}
+
+function sendBytes(req, res, n, withLength) {
+  const { block } = pattern(n);
+  const headers = { 'Content-Type': 'application/octet-stream' };
+  if (withLength) headers['Content-Length'] = String(n);
+  res.writeHead(200, headers);
+  let remaining = n;
+  const pump = () => {
+    while (remaining > 0) {
+      const size = Math.min(remaining, block.length);
+      remaining -= size;
+      if (!res.write(size === block.length ? block : block.subarray(0, size))) {
+        res.once('drain', pump);
+        return;
+      }
+    }
+    res.end();
+  };
+  pump();
+}
+
+function readBody(req, done) {
+  const hash = crypto.createHash('sha256');
+  let bytes = 0;
+  req.on('data', (chunk) => { bytes += chunk.length; hash.update(chunk); });
+  req.on('end', () => done(bytes, hash.digest('hex')));
+}
+
+const server = http.createServer((req, res) => {
+  requests++;
+  const url = new URL(req.url, 'http://backend');
+  const parts = url.pathname.split('/').filter(Boolean);
+  if (url.pathname === '/hello') {
+    res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': '11' });
+    res.end('hello world');
+  } else if (url.pathname === '/echo') {
+    readBody(req, (bytes, sha) => {
+      const body = JSON.stringify({
+        method: req.method, url: req.url, httpVersion: req.httpVersion,
+        headers: req.headers, rawHeaders: req.rawHeaders, bodyBytes: bytes, bodySha256: sha,
+      });
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+  } else if (parts[0] === 'status' && parts.length === 2) {
+    const code = Number(parts[1]);
+    readBody(req, () => {
+      if (code === 204 || code === 304) {
+        res.writeHead(code, { 'X-Status': String(code) });
+        res.end();
+      } else {
+        res.writeHead(code, { 'Content-Type': 'text/plain', 'X-Status': String(code) });
+        res.end(`status ${code}`);
+      }
+    });
+  } else if (parts[0] === 'bytes' && parts.length === 2) {
+    sendBytes(req, res, Number(parts[1]), url.searchParams.get('length') === '1');
+  } else if (url.pathname === '/upload') {
+    readBody(req, (bytes, sha) => {
+      const body = JSON.stringify({ bytes, sha256: sha });
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+  } else if (url.pathname === '/hang') {
+    hanging.add(res);
+    req.on('close', () => hanging.delete(res));
+  } else if (url.pathname === '/stats') {
+    const body = JSON.stringify({ connections, requests });
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+  } else if (url.pathname === '/sse') {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
+    let n = 0;
+    const timer = setInterval(() => {
+      n++;
+      res.write(`data: event ${n}\n\n`);
+      if (n === 3) { clearInterval(timer); res.end(); }
+    }, 5);
+    req.on('close', () => clearInterval(timer));
+  } else {
+    res.writeHead(404, { 'Content-Type': 'text/plain' });
+    res.end('not found');
+  }
+});
+
+server.on('connection', () => { connections++; });
+server.on('upgrade', (req, socket, head) => {
+  socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n');
+  if (head.length) socket.write(head);
+  socket.on('data', (chunk) => socket.write(chunk));
+  socket.on('error', () => {});
+});
+
+server.listen(Number(process.argv[2] || 0), '127.0.0.1', () => {
+  process.stdout.write(JSON.stringify({ port: server.address().port }) + '\n');
+});
+process.on('SIGTERM', () => process.exit(0));
