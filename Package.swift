@@ -62,7 +62,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SSERelayCoreTests",
-            dependencies: ["SSERelayCore"],
+            dependencies: [
+                "SSERelayCore",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -6,7 +6,7 @@ public import SSERelayCore
 /// The relay as a swift-service-lifecycle `Service`: binds the listeners, serves until a
 /// graceful shutdown is requested (SIGTERM, SIGINT), then drains within
 /// `shutdownGraceSeconds`.
-public struct RelayService: Service {
+public struct RelayService: Service, CustomStringConvertible {
     private let configuration: RelayConfiguration
     private let logger: Logger
 
@@ -14,6 +14,10 @@ public struct RelayService: Service {
         self.configuration = configuration
         self.logger = logger
     }
+
+    /// What service-lifecycle logs for this service: a name, never the configuration, which may
+    /// hold the admin token.
+    public var description: String { "RelayService(listen: \(self.configuration.listen))" }
 
     public func run() async throws {
         let proxy = try await ProxyServer.bind(configuration: self.configuration, logger: self.logger)

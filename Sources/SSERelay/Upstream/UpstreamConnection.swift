@@ -44,10 +44,18 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     /// Whether the socket accepts more bytes without queueing them.
     var isWritable: Bool { self.context?.channel.isWritable ?? false }
 
-    /// Whether another request may be sent on this connection once the current one is done.
+    /// Whether another request may be sent on this connection: it is open and either never
+    /// used or done with a complete keep-alive exchange.
     var isReusable: Bool {
-        self.responseState == .complete && self.requestComplete && self.responseKeepAlive
-            && (self.context?.channel.isActive ?? false)
+        guard self.context?.channel.isActive ?? false else { return false }
+        switch self.responseState {
+        case .idle:
+            return true
+        case .complete:
+            return self.requestComplete && self.responseKeepAlive
+        case .awaitingHead, .receivingBody:
+            return false
+        }
     }
 
     /// Whether the connection was taken from the pool rather than opened for this request;
@@ -78,9 +86,11 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         self.context?.flush()
     }
 
-    /// Forgets the receiver: the exchange is over for it, whatever the connection does next.
+    /// Forgets the receiver and lifts its backpressure: the exchange is over for it, whatever
+    /// the connection does next.
     func detachReceiver() {
         self.receiver = nil
+        self.resumeReading()
     }
 
     /// Stops reading from the upstream until ``resumeReading()``.

@@ -38,6 +38,18 @@ public struct ConfigurationOverrides: Sendable, Hashable {
             }
             return level
         }) { result.log.level = $0 }
+        // The file's own check (`admin.listen` must differ from `listen`) ran before the flags
+        // were applied, so a flag that moves either listener onto the other is caught here,
+        // before anything listens, instead of failing later with "address in use".
+        if problems.isEmpty, self.listen != nil || self.admin != nil,
+            let admin = result.admin.listen, admin == result.listen, admin.port != 0
+        {
+            let problem: ConfigurationError.Problem =
+                self.admin != nil
+                ? .init(location: "--admin", message: "must differ from listen (\(result.listen))")
+                : .init(location: "--listen", message: "must differ from admin.listen (\(admin)), which --admin can move")
+            problems.append(problem)
+        }
         guard problems.isEmpty else {
             throw ConfigurationError(source: "command line", problems: problems)
         }

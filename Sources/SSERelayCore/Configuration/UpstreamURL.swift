@@ -22,8 +22,8 @@ public struct UpstreamURL: Sendable, Hashable, CustomStringConvertible {
         }
         var authority = Substring(text.dropFirst(prefix.count))
         if authority.hasSuffix("/") { authority = authority.dropLast() }
-        guard !authority.contains("/"), !authority.contains("?"), !authority.contains("@") else {
-            throw ConfigurationValueError("expected only scheme, host and port (no path, query or user)")
+        guard !authority.contains(where: { $0 == "/" || $0 == "?" || $0 == "#" || $0 == "@" }) else {
+            throw ConfigurationValueError("expected only scheme, host and port (no path, query, fragment or user)")
         }
         let hasPort = authority.hasPrefix("[") ? authority.contains("]:") : authority.contains(":")
         let address = try HostAndPort(parsing: hasPort ? String(authority) : "\(authority):80")

@@ -121,3 +121,6 @@ server.listen(Number(process.argv[2] || 0), '127.0.0.1', () => {
   process.stdout.write(JSON.stringify({ port: server.address().port }) + '\n');
 });
 process.on('SIGTERM', () => process.exit(0));
+// The test process holds our stdin; when it ends, so do we.
+process.stdin.on('end', () => process.exit(0));
+process.stdin.resume();

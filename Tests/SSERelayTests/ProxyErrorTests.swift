@@ -1,0 +1,118 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import SSERelayCore
+import Testing
+
+@testable import SSERelay
+
+/// What clients get when something fails, and that the relay serves on afterwards (SPEC §5).
+@Suite("Proxy errors", .timeLimit(.minutes(2)))
+struct ProxyErrorTests {
+    @Test("an upstream that refuses connections gets 502")
+    func upstreamDown() async throws {
+        // A port that was just free: bind, note it, close.
+        let probe = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = probe.localAddress?.port ?? 1
+        try await probe.close()
+        let relay = try await RelayUnderTest.start(backend: nil) { configuration in
+            configuration.upstream.url = UpstreamURL(host: "127.0.0.1", port: port)
+        }
+        let result = await Result(catching: { try await fetch(relay.address, .GET, "/hello") })
+        await relay.stop()
+        let response = try result.get()
+        #expect(response.status == .badGateway)
+        #expect(response.text == "upstream http://127.0.0.1:\(port) refused the connection\n")
+        #expect(response.header("Content-Type") == "text/plain; charset=utf-8")
+    }
+
+    @Test("an upstream that never answers gets 504 after the response timeout")
+    func upstreamHang() async throws {
+        try await withRelay({ $0.upstream.responseTimeoutSeconds = 0.3 }) { relay in
+            try await HTTPTestConnection.withConnection(to: relay.address) { connection in
+                let response = try await connection.request(.GET, "/hang")
+                #expect(response.status == .gatewayTimeout)
+                #expect(response.text.contains("no response headers within 0.3 s"))
+                // The client connection stays usable.
+                #expect(try await connection.request(.GET, "/hello").text == "hello world")
+            }
+        }
+    }
+
+    @Test("malformed requests get 400 and a closed connection; the relay serves on", arguments: [
+        "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n",
+        "NOT A REQUEST\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        "GET / HTTP/9.9\r\nHost: a\r\n\r\n",
+    ])
+    func malformed(request: String) async throws {
+        try await withRelay { relay in
+            try await RawTestConnection.withConnection(to: relay.address) { connection in
+                try await connection.write(request)
+                let answer = try await connection.readToEnd()
+                #expect(answer.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), "got \(answer.debugDescription)")
+                #expect(answer.contains("malformed HTTP request"))
+            }
+            #expect(try await fetch(relay.address, .GET, "/hello").text == "hello world")
+        }
+    }
+
+    @Test("a header block over limits.maxHeaderBytes gets 431")
+    func oversizedHeaders() async throws {
+        try await withRelay({ $0.limits.maxHeaderBytes = 4096 }) { relay in
+            try await RawTestConnection.withConnection(to: relay.address) { connection in
+                try await connection.write("GET / HTTP/1.1\r\nHost: a\r\nX-Big: \(String(repeating: "a", count: 5000))\r\n\r\n")
+                let answer = try await connection.readToEnd()
+                #expect(answer.hasPrefix("HTTP/1.1 431 Request Header Fields Too Large\r\n"))
+                #expect(answer.contains("request header block exceeds 4096 bytes"))
+            }
+            #expect(try await fetch(relay.address, .GET, "/hello").text == "hello world")
+        }
+    }
+
+    @Test("connections over limits.maxConnections get 503 with Retry-After")
+    func connectionLimit() async throws {
+        try await withRelay({ $0.limits.maxConnections = 2 }) { relay in
+            try await HTTPTestConnection.withConnection(to: relay.address) { first in
+                try await HTTPTestConnection.withConnection(to: relay.address) { second in
+                    let firstResponse = try await first.request(.GET, "/hello")
+                    let secondResponse = try await second.request(.GET, "/hello")
+                    #expect(firstResponse.status == .ok)
+                    #expect(secondResponse.status == .ok)
+                    try await RawTestConnection.withConnection(to: relay.address) { third in
+                        let answer = try await third.readToEnd()
+                        #expect(answer.hasPrefix("HTTP/1.1 503 Service Unavailable\r\n"))
+                        #expect(answer.contains("Retry-After: 1\r\n"))
+                        #expect(answer.contains("limit of 2 connections"))
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("a client that sends no request head in time gets 408")
+    func headerReadTimeout() async throws {
+        try await withRelay({ $0.limits.headerReadTimeoutSeconds = 0.2 }) { relay in
+            try await RawTestConnection.withConnection(to: relay.address) { connection in
+                try await connection.write("GET / HTTP/1.1\r\nHost: a\r\n")
+                let answer = try await connection.readToEnd()
+                #expect(answer.hasPrefix("HTTP/1.1 408 Request Timeout\r\n"))
+            }
+        }
+    }
+
+    @Test("an idle keep-alive connection is closed after limits.idleTimeoutSeconds")
+    func idleTimeout() async throws {
+        try await withRelay({ $0.limits.idleTimeoutSeconds = 0.2 }) { relay in
+            try await HTTPTestConnection.withConnection(to: relay.address) { connection in
+                let response = try await connection.request(.GET, "/hello")
+                let closed = try await connection.isClosedByServer()
+                #expect(response.status == .ok)
+                #expect(closed)
+            }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import NIOCore
+import NIOPosix
+
+/// A TCP connection for tests that speaks bytes, not HTTP: malformed requests, upgrades,
+/// pipelining, timeouts.
+final class RawTestConnection {
+    private var inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    /// Bytes received and not yet consumed by a `read` call.
+    private(set) var received = ByteBuffer()
+
+    private init(
+        inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
+        outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    ) {
+        self.inbound = inbound
+        self.outbound = outbound
+    }
+
+    static func withConnection<Result: Sendable>(
+        to address: SocketAddress,
+        _ body: (RawTestConnection) async throws -> Result
+    ) async throws -> Result {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .connect(to: address) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            try await body(RawTestConnection(inbound: inbound.makeAsyncIterator(), outbound: outbound))
+        }
+    }
+
+    func write(_ text: String) async throws {
+        try await self.outbound.write(ByteBuffer(string: text))
+    }
+
+    /// Reads until `marker` has arrived; returns everything up to and including it.
+    func read(until marker: String) async throws -> String {
+        let markerBytes = Array(marker.utf8)
+        // Bounded by the server: each pass consumes one read, and the stream ends on close.
+        while true {
+            let view = self.received.readableBytesView
+            if let range = view.firstRange(of: markerBytes) {
+                let length = range.upperBound - view.startIndex
+                return self.received.readString(length: length) ?? ""
+            }
+            guard var chunk = try await self.inbound.next() else {
+                throw FixtureError("closed before \(marker.debugDescription); got \(String(buffer: self.received).debugDescription)")
+            }
+            self.received.writeBuffer(&chunk)
+        }
+    }
+
+    /// Reads until the server closes the connection; returns everything received.
+    func readToEnd() async throws -> String {
+        while var chunk = try await self.inbound.next() {
+            self.received.writeBuffer(&chunk)
+        }
+        return self.received.readString(length: self.received.readableBytes) ?? ""
+    }
+}
