@@ -14,7 +14,7 @@ public enum HopByHopHeaders {
             headers.filter { name, _ in
                 let lowercased = name.lowercased()
                 return !self.names.contains(lowercased) && !named.contains(lowercased)
-                    
+                    && !lowercased.hasPrefix("proxy-")
             }
         )
     }
