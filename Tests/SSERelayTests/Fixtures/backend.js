@@ -5,7 +5,9 @@
 //   GET  /hello                 200 text/plain "hello world" with Content-Length
 //   ANY  /echo                  200 JSON {method, url, httpVersion, headers, bodyBytes, bodySha256}
 //   ANY  /status/:code          that status; a short body unless the status forbids one
-//   GET  /bytes/:n              n pattern bytes, chunked (?length=1: with Content-Length)
+//   GET  /bytes/:n              n pattern bytes, chunked (?length=1: with Content-Length;
+//                               ?id=X: progress recorded for /progress/X)
+//   GET  /progress/:id          JSON {written, waiting, aborted} of a /bytes response
 //   POST /upload                200 JSON {bytes, sha256} of the request body
 //   GET  /hang                  headers never sent
 //   GET  /stats                 200 JSON {connections, requests}
@@ -25,8 +27,14 @@ function pattern(n) {
   return { block, n };
 }
 
-function sendBytes(req, res, n, withLength) {
+// Progress of /bytes responses that carry ?id=…, for backpressure tests:
+// written = bytes handed to the socket, waiting = blocked until the socket drains.
+const progress = new Map();
+
+function sendBytes(req, res, n, withLength, id) {
   const { block } = pattern(n);
+  const state = { written: 0, waiting: false };
+  if (id) progress.set(id, state);
   const headers = { 'Content-Type': 'application/octet-stream' };
   if (withLength) headers['Content-Length'] = String(n);
   res.writeHead(200, headers);
@@ -35,13 +43,16 @@ function sendBytes(req, res, n, withLength) {
     while (remaining > 0) {
       const size = Math.min(remaining, block.length);
       remaining -= size;
+      state.written += size;
       if (!res.write(size === block.length ? block : block.subarray(0, size))) {
-        res.once('drain', pump);
+        state.waiting = true;
+        res.once('drain', () => { state.waiting = false; pump(); });
         return;
       }
     }
     res.end();
   };
+  req.on('close', () => { if (remaining > 0) state.aborted = true; });
   pump();
 }
 
@@ -80,7 +91,11 @@ const server = http.createServer((req, res) => {
       }
     });
   } else if (parts[0] === 'bytes' && parts.length === 2) {
-    sendBytes(req, res, Number(parts[1]), url.searchParams.get('length') === '1');
+    sendBytes(req, res, Number(parts[1]), url.searchParams.get('length') === '1', url.searchParams.get('id'));
+  } else if (parts[0] === 'progress' && parts.length === 2) {
+    const body = JSON.stringify(progress.get(parts[1]) || null);
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
   } else if (url.pathname === '/upload') {
     readBody(req, (bytes, sha) => {
       const body = JSON.stringify({ bytes, sha256: sha });

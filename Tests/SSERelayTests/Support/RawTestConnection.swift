@@ -54,6 +54,19 @@ final class RawTestConnection {
         }
     }
 
+    /// Reads and discards until at least `count` bytes arrived in total; returns how many.
+    /// The connection then reads nothing more unless asked, so the server sees backpressure.
+    func discard(atLeast count: Int) async throws -> Int {
+        var total = 0
+        while total < count {
+            guard let chunk = try await self.inbound.next() else {
+                throw FixtureError("closed after \(total) of \(count) bytes")
+            }
+            total += chunk.readableBytes
+        }
+        return total
+    }
+
     /// Reads until the server closes the connection; returns everything received.
     func readToEnd() async throws -> String {
         while var chunk = try await self.inbound.next() {
