@@ -13,7 +13,7 @@ struct CheckConfigCommand: ParsableCommand {
     var path: String
 
     func run() throws {
-        _ = try ConfigurationOptions(config: self.path).loadOrExit()
+        _ = try ConfigurationOptions.loadOrExit(path: self.path)
         print("\(self.path): configuration is valid")
     }
 }

@@ -26,18 +26,18 @@ struct ConfigurationOptions: ParsableArguments {
     @Option(help: "trace, debug, info, notice, warning, error or critical (overrides `log.level`).")
     var logLevel: String?
 
-    init() {}
-
-    init(config: String) {
-        self.config = config
-    }
-
     /// The configuration, or exit status 78 (EX_CONFIG) after printing every problem.
     func loadOrExit() throws -> RelayConfiguration {
+        let overrides = ConfigurationOverrides(
+            listen: self.listen, upstream: self.upstream, admin: self.admin, logLevel: self.logLevel)
+        return try Self.loadOrExit(path: self.config, overrides: overrides)
+    }
+
+    /// The file at `path` (or the embedded defaults) with `overrides` applied, or exit status
+    /// 78 (EX_CONFIG) after printing every problem to stderr.
+    static func loadOrExit(path: String?, overrides: ConfigurationOverrides = .init()) throws -> RelayConfiguration {
         do {
-            let base = try self.config.map(ConfigurationLoader.load(fileAt:)) ?? RelayConfiguration()
-            let overrides = ConfigurationOverrides(
-                listen: self.listen, upstream: self.upstream, admin: self.admin, logLevel: self.logLevel)
+            let base = try path.map(ConfigurationLoader.load(fileAt:)) ?? RelayConfiguration()
             return try overrides.applied(to: base)
         } catch {
             var message = "sse-relay: invalid configuration\n\(error)\n"

@@ -670,3 +670,15 @@ struct ConfigurationLoaderTests {
         #expect(error.problems.first?.message.hasPrefix("not valid JSON") == true)
     }
 }
+
+@Suite("config.example.json")
+struct ExampleConfigurationTests {
+    @Test("the example file carries exactly the embedded defaults")
+    func exampleIsTheDefaults() throws {
+        let path = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("config.example.json").path
+        let configuration = try ConfigurationLoader.load(fileAt: path)
+        #expect(configuration == RelayConfiguration())
+    }
+}

@@ -214,3 +214,17 @@ struct PassThroughTests {
         }
     }
 }
+
+extension PassThroughTests {
+    @Test("bytes sent right behind the Upgrade request reach the upstream")
+    func upgradeWithEarlyBytes() async throws {
+        try await withRelay { relay in
+            try await RawTestConnection.withConnection(to: relay.address) { connection in
+                try await connection.write("GET /ws HTTP/1.1\r\nHost: relay.test\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nearly-bytes")
+                let head = try await connection.read(until: "\r\n\r\n")
+                #expect(head.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"))
+                #expect(try await connection.read(until: "early-bytes") == "early-bytes")
+            }
+        }
+    }
+}

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -114,5 +115,99 @@ struct ProxyErrorTests {
                 #expect(closed)
             }
         }
+    }
+}
+
+extension ProxyErrorTests {
+    @Test("an upload slower than the response timeout is not cut: the clock starts once it is sent")
+    func slowUploadIsNotAResponseTimeout() async throws {
+        try await withRelay({ $0.upstream.responseTimeoutSeconds = 0.2 }) { relay in
+            try await RawTestConnection.withConnection(to: relay.address) { connection in
+                try await connection.write("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nfirst")
+                // The relay has forwarded the first half when the backend has received it; the
+                // response timeout would have fired long before the second half is sent.
+                try await ContinuousClock().sleep(for: .milliseconds(400))
+                try await connection.write("-half")
+                let head = try await connection.read(until: "\r\n\r\n")
+                #expect(head.hasPrefix("HTTP/1.1 200 OK"))
+                #expect(try await connection.read(until: "}").contains("\"bytes\":10"))
+            }
+        }
+    }
+
+    @Test("a request body that stalls past limits.idleTimeoutSeconds gets 408")
+    func stalledUpload() async throws {
+        try await withRelay({ $0.limits.idleTimeoutSeconds = 0.2 }) { relay in
+            try await RawTestConnection.withConnection(to: relay.address) { connection in
+                try await connection.write("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nfirst")
+                let answer = try await connection.readToEnd()
+                #expect(answer.hasPrefix("HTTP/1.1 408 Request Timeout\r\n"))
+                #expect(answer.contains("request body stalled"))
+            }
+        }
+    }
+
+    @Test("requests beyond upstream.maxConnections wait, then get 503 when none is released")
+    func upstreamConnectionLimit() async throws {
+        // One event loop, so the one allowed upstream connection is this loop's whole pool.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let result = await Result(catching: {
+            try await withRelay(dedicatedBackend: true, group: group, {
+                $0.upstream.maxConnections = 1
+                $0.upstream.connectTimeoutSeconds = 0.2
+            }) { relay in
+                try await RawTestConnection.withConnection(to: relay.address) { hanging in
+                    // Holds the only upstream connection: the backend never answers /hang.
+                    var counter = try await BackendRequestCounter(relay: relay)
+                    try await hanging.write("GET /hang HTTP/1.1\r\nHost: a\r\n\r\n")
+                    try await counter.wait(forRequests: 1)
+                    let response = try await fetch(relay.address, .GET, "/hello")
+                    #expect(response.status == .serviceUnavailable)
+                    #expect(response.text == "all 1 upstream connections of this worker stayed busy for 0.2 s\n")
+                }
+                // Released once the relay noticed the hanging client left: served again.
+                var after = try await fetch(relay.address, .GET, "/hello")
+                for _ in 0..<100 where after.status == .serviceUnavailable {
+                    after = try await fetch(relay.address, .GET, "/hello")
+                }
+                #expect(after.text == "hello world")
+            }
+        })
+        try await group.shutdownGracefully()
+        try result.get()
+    }
+}
+
+/// Counts the requests a dedicated backend receives, to wait until requests sent through the
+/// relay have arrived. Each `/stats` request the counter makes is counted by the backend too,
+/// and subtracted.
+struct BackendRequestCounter {
+    private struct Stats: Decodable { var requests: Int }
+
+    let relay: RelayUnderTest
+    private var baseline = 0
+    private var ownRequests = 0
+
+    /// Starts counting from now.
+    init(relay: RelayUnderTest) async throws {
+        self.relay = relay
+        self.baseline = try await self.total()
+    }
+
+    /// Waits until `expected` requests other than the counter's own arrived since it started.
+    mutating func wait(forRequests expected: Int) async throws {
+        for _ in 0..<2_000 {
+            let total = try await self.total()
+            self.ownRequests += 1
+            if total - self.baseline - self.ownRequests >= expected {
+                return
+            }
+        }
+        throw FixtureError("the backend never received \(expected) request(s)")
+    }
+
+    private func total() async throws -> Int {
+        let response = try await fetch(self.relay.backendAddress, .GET, "/stats")
+        return try JSONDecoder().decode(Stats.self, from: Data(response.body.readableBytesView)).requests
     }
 }

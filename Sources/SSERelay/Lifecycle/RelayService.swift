@@ -30,7 +30,7 @@ public struct RelayService: Service, CustomStringConvertible {
             ]
         )
         try? await gracefulShutdown()
-        self.logger.notice("shutting down", metadata: ["grace_seconds": "\(self.configuration.shutdownGraceSeconds)"])
+        self.logger.notice("shutting down", metadata: ["grace_seconds": .stringConvertible(self.configuration.shutdownGraceSeconds)])
         await proxy.shutdown(gracePeriod: .fractionalSeconds(self.configuration.shutdownGraceSeconds))
         self.logger.notice("stopped")
     }

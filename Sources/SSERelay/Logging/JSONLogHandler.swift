@@ -10,10 +10,11 @@ public import Logging
 /// Writes one JSON object per line to stderr, for journald and log shippers:
 ///
 /// ```
-/// {"ts":"2026-11-25T17:20:00.123Z","level":"info","msg":"request","method":"GET","status":"200"}
+/// {"ts":"2026-11-25T17:20:00.123Z","level":"info","msg":"request","label":"sse-relay","method":"GET","status":200}
 /// ```
 ///
-/// Metadata keys become top-level keys (`ts`, `level`, `msg` and `label` win a clash). Each line
+/// Metadata keys become top-level keys (`ts`, `level`, `msg`, `label` and a logged error win a
+/// clash). Each line
 /// goes out in one `write(2)` to file descriptor 2, unbuffered, so a line is never held back in
 /// memory and lines from different threads do not interleave (writes up to `PIPE_BUF` bytes to
 /// a pipe, such as journald's, are atomic).
@@ -49,7 +50,8 @@ public struct JSONLogHandler: LogHandler {
             line += ",\"error\":"
             JSONText.appendString("\(error)", to: &line)
         }
-        for key in fields.keys.sorted() where !["ts", "level", "msg", "label"].contains(key) {
+        let reserved: Set<String> = event.error == nil ? ["ts", "level", "msg", "label"] : ["ts", "level", "msg", "label", "error"]
+        for key in fields.keys.sorted() where !reserved.contains(key) {
             line += ","
             JSONText.appendString(key, to: &line)
             line += ":"
@@ -106,9 +108,11 @@ enum JSONText {
         case .stringConvertible(let convertible):
             // Numbers and booleans stay numbers and booleans, so log queries can compare them.
             switch convertible {
-            case is Int, is Int64, is UInt64, is Bool:
+            case is any BinaryInteger, is Bool:
                 text += convertible.description
             case let number as Double where number.isFinite:
+                text += convertible.description
+            case let number as Float where number.isFinite:
                 text += convertible.description
             default:
                 self.appendString(convertible.description, to: &text)

@@ -24,8 +24,12 @@ final class ProxyExchange {
     var requestEnded = false
     /// How many upstream connections were tried (a reused one that was found closed is retried once).
     var attempts = 0
-    /// Fires `504` when the upstream is too slow to answer.
+    /// Fires `504` when the upstream is too slow to answer a fully sent request.
     var responseTimer: Scheduled<Void>?
+    /// Ends the exchange when the client stops sending its request body.
+    var bodyTimer: Scheduled<Void>?
+    /// When the last request body part arrived (or the head, before any).
+    var lastRequestProgress: NIODeadline
 
     /// The status sent to the client, once the response head was written.
     var responseStatus: HTTPResponseStatus?
@@ -44,8 +48,14 @@ final class ProxyExchange {
         self.upstreamHead = upstreamHead
         self.upgrade = upgrade
         self.startTime = startTime
+        self.lastRequestProgress = startTime
         self.keepAlive = request.isKeepAlive && upgrade == nil
     }
 
     var responseStarted: Bool { self.responseStatus != nil }
+
+    func cancelTimers() {
+        self.responseTimer?.cancel()
+        self.bodyTimer?.cancel()
+    }
 }

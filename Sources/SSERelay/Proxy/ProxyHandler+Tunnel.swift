@@ -39,6 +39,7 @@ extension ProxyHandler {
         connection.detachReceiver()
         let (clientEnd, upstreamEnd) = TunnelHandler.makePair()
         let clientChannel = context.channel
+        var removals: [EventLoopFuture<Void>] = []
         do {
             let client = clientChannel.pipeline.syncOperations
             let upstream = upstreamChannel.pipeline.syncOperations
@@ -46,21 +47,24 @@ extension ProxyHandler {
             try upstream.addHandler(upstreamEnd)
             // The HTTP handlers go last to first, so the bytes a decoder still holds flow
             // straight into the tunnel end.
-            upstream.removeHandler(connection, promise: nil)
-            for handler in connection.codecHandlers.reversed() {
-                upstream.removeHandler(handler, promise: nil)
-            }
-            client.removeHandler(context: context, promise: nil)
-            for handler in self.codecHandlers.reversed() {
-                client.removeHandler(handler, promise: nil)
-            }
+            removals.append(upstream.removeHandler(connection))
+            removals += connection.codecHandlers.reversed().map { upstream.removeHandler($0) }
+            removals.append(client.removeHandler(context: context))
+            removals += self.codecHandlers.reversed().map { client.removeHandler($0) }
         } catch {
             clientChannel.close(promise: nil)
             upstreamChannel.close(promise: nil)
             return
         }
-        // Reads held back while the HTTP handlers were in place are issued again.
-        clientChannel.read()
-        upstreamChannel.read()
+        // A decoder hands over the bytes it held on a later tick, without a read-complete:
+        // once every handler is gone, send them on and issue the reads held back meanwhile.
+        EventLoopFuture.andAllComplete(removals, on: clientChannel.eventLoop)
+            .assumeIsolated()
+            .whenComplete { _ in
+                clientEnd.flushPartnerWrites()
+                upstreamEnd.flushPartnerWrites()
+                clientChannel.read()
+                upstreamChannel.read()
+            }
     }
 }

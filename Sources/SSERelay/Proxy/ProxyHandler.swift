@@ -84,7 +84,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         self.waitTimer?.cancel()
         if case .exchanging(let exchange) = self.state {
-            exchange.responseTimer?.cancel()
+            exchange.cancelTimers()
             exchange.connection?.close()
             self.logAccess(exchange, outcome: "client_closed")
         }
@@ -115,7 +115,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if parserError == .headerOverflow {
             response = ErrorResponse(
                 status: .requestHeaderFieldsTooLarge,
-                message: "request header block exceeds \(self.settings.limits.maxHeaderBytes) bytes"
+                message: "request header block exceeds \(self.settings.limits.maxHeaderBytes) bytes or \(ProxySettings.maxHeaderFieldCount) fields"
             )
         } else {
             response = ErrorResponse(status: .badRequest, message: "malformed HTTP request: \(parserError)")
@@ -128,7 +128,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .idle:
             self.respondAndClose(response, version: .http1_1)
         case .exchanging(let exchange) where !exchange.responseStarted:
-            exchange.responseTimer?.cancel()
+            exchange.cancelTimers()
             exchange.connection?.close()
             self.respondAndClose(response, version: exchange.request.version)
         case .exchanging, .tunnelling, .closing:
@@ -205,11 +205,51 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.writeAndFlush(self.wrapOutboundOut(.head(.init(version: head.version, status: .continue))), promise: nil)
         }
 
+        if ProxyHeaderPolicy.requestHasBody(head) {
+            self.armBodyTimer(for: exchange)
+        }
+        self.attachUpstream(to: exchange)
+    }
+
+    /// Starts the upstream's clock once the whole request is sent: it now has
+    /// `upstream.responseTimeoutSeconds` to answer, however long the upload took.
+    private func requestWasSent(_ exchange: ProxyExchange) {
+        guard let context = self.context else { return }
+        exchange.bodyTimer?.cancel()
         let timeout = self.settings.upstream.responseTimeoutSeconds
         exchange.responseTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .fractionalSeconds(timeout)) {
             self.exchange(exchange, failed: .responseTimeout(seconds: timeout))
         }
-        self.attachUpstream(to: exchange)
+    }
+
+    /// Ends an exchange whose client stops sending its request body for
+    /// `limits.idleTimeoutSeconds`, so a stalled upload cannot hold an upstream connection.
+    /// One timer per exchange, pushed back by the time of the last body part.
+    private func armBodyTimer(for exchange: ProxyExchange, after delay: TimeAmount? = nil) {
+        guard let context = self.context else { return }
+        let idle = TimeAmount.fractionalSeconds(self.settings.limits.idleTimeoutSeconds)
+        exchange.bodyTimer = context.eventLoop.assumeIsolated().scheduleTask(in: delay ?? idle) {
+            guard case .exchanging(let current) = self.state, current === exchange, !exchange.requestEnded else {
+                return
+            }
+            let quiet = NIODeadline.now() - exchange.lastRequestProgress
+            guard quiet >= idle else {
+                return self.armBodyTimer(for: exchange, after: idle - quiet)
+            }
+            self.logger.notice("request body stalled", metadata: ["client": "\(self.clientAddress ?? "-")"])
+            exchange.responseTimer?.cancel()
+            exchange.connection?.close()
+            exchange.connection = nil
+            if exchange.responseStarted {
+                self.state = .closing
+                self.context?.close(promise: nil)
+            } else {
+                self.respondAndClose(
+                    ErrorResponse(status: .requestTimeout, message: "request body stalled for \(self.settings.limits.idleTimeoutSeconds.secondsText)"),
+                    version: exchange.request.version
+                )
+            }
+        }
     }
 
     private func forwardRequestPart(_ part: HTTPServerRequestPart, of exchange: ProxyExchange) {
@@ -219,6 +259,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             // The decoder never sends a head before the previous end.
             return
         case .body(let body):
+            exchange.lastRequestProgress = .now()
             upstreamPart = .body(.byteBuffer(body))
         case .end(let trailers):
             exchange.requestEnded = true
@@ -231,6 +272,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         connection.write(upstreamPart)
         self.upstreamNeedsFlush = true
+        if exchange.requestEnded {
+            self.requestWasSent(exchange)
+        }
         if !connection.isWritable {
             self.readGate.pause(.peerUnwritable)
         }
@@ -254,6 +298,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     connection.write(part)
                 }
                 connection.flush()
+                if exchange.requestEnded {
+                    self.requestWasSent(exchange)
+                }
                 self.resumeReading(.peerNotReady)
                 if !connection.isWritable {
                     self.readGate.pause(.peerUnwritable)
@@ -268,7 +315,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// a cut connection otherwise (the client sees the body end early).
     private func exchange(_ exchange: ProxyExchange, failed error: UpstreamError) {
         guard case .exchanging(let current) = self.state, current === exchange else { return }
-        exchange.responseTimer?.cancel()
+        exchange.cancelTimers()
         let connection = exchange.connection
         exchange.connection = nil
         connection?.close()
@@ -316,7 +363,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// request or closes it.
     private func finish(_ exchange: ProxyExchange, trailers: HTTPHeaders? = nil) {
         guard let context = self.context else { return }
-        exchange.responseTimer?.cancel()
+        exchange.cancelTimers()
         self.logAccess(exchange, outcome: "ok")
         let keepAlive = exchange.keepAlive && exchange.requestEnded && !self.isQuiescing
         if keepAlive {

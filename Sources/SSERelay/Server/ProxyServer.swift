@@ -1,7 +1,5 @@
 public import Logging
 public import NIOCore
-import NIOConcurrencyHelpers
-import NIOExtras
 import NIOHTTP1
 public import NIOPosix
 public import SSERelayCore
@@ -17,22 +15,19 @@ public final class ProxyServer: Sendable {
     public let localAddress: SocketAddress
 
     private let serverChannel: any Channel
-    private let quiescing: ServerQuiescingHelper
     private let pools: UpstreamPools
-    private let connections: ConnectionCounter
+    private let connections: ConnectionRegistry
     private let logger: Logger
 
     private init(
         localAddress: SocketAddress,
         serverChannel: any Channel,
-        quiescing: ServerQuiescingHelper,
         pools: UpstreamPools,
-        connections: ConnectionCounter,
+        connections: ConnectionRegistry,
         logger: Logger
     ) {
         self.localAddress = localAddress
         self.serverChannel = serverChannel
-        self.quiescing = quiescing
         self.pools = pools
         self.connections = connections
         self.logger = logger
@@ -45,8 +40,7 @@ public final class ProxyServer: Sendable {
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> ProxyServer {
         let pools = try await UpstreamPools.make(group: group, configuration: configuration.upstream, logger: logger)
-        let connections = ConnectionCounter(limit: configuration.limits.maxConnections)
-        let quiescing = ServerQuiescingHelper(group: group)
+        let connections = ConnectionRegistry(limit: configuration.limits.maxConnections)
         let settings = ProxySettings(
             limits: configuration.limits,
             upstream: configuration.upstream,
@@ -55,12 +49,6 @@ public final class ProxyServer: Sendable {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        quiescing.makeServerChannelHandler(channel: channel))
-                }
-            }
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -76,7 +64,6 @@ public final class ProxyServer: Sendable {
         return ProxyServer(
             localAddress: localAddress,
             serverChannel: channel,
-            quiescing: quiescing,
             pools: pools,
             connections: connections,
             logger: logger
@@ -87,11 +74,10 @@ public final class ProxyServer: Sendable {
         _ channel: any Channel,
         settings: ProxySettings,
         pools: UpstreamPools,
-        connections: ConnectionCounter,
+        connections: ConnectionRegistry,
         logger: Logger
     ) throws {
-        let admitted = connections.admit()
-        channel.closeFuture.whenComplete { _ in connections.release() }
+        let admitted = connections.admit(channel)
         guard admitted, let pool = pools.pool(for: channel.eventLoop) else {
             logger.notice(
                 "connection limit reached, answering 503",
@@ -112,33 +98,21 @@ public final class ProxyServer: Sendable {
         try channel.pipeline.syncOperations.addHandlers([encoder, decoder, handler])
     }
 
-    /// Stops accepting, lets requests in flight finish within `gracePeriod`, then closes the
-    /// upstream pools. Idle keep-alive connections close at once.
+    /// Stops accepting, lets requests in flight finish within `gracePeriod` (idle keep-alive
+    /// connections close at once), cuts what is left, then closes the upstream pools.
     public func shutdown(gracePeriod: TimeAmount) async {
-        let drained = self.serverChannel.eventLoop.makePromise(of: Void.self)
-        self.quiescing.initiateShutdown(promise: drained)
-        let finishedInTime = await Self.wait(for: drained.futureResult, atMost: gracePeriod, on: self.serverChannel.eventLoop)
-        if !finishedInTime {
+        try? await self.serverChannel.close()
+        self.connections.quiesce()
+        let loop = self.serverChannel.eventLoop
+        if await !self.connections.waitUntilEmpty(timeout: gracePeriod, on: loop) {
             self.logger.warning(
-                "shutdown grace period over, cutting remaining connections",
-                metadata: ["connections": "\(self.connections.current)"]
+                "shutdown grace period over, closing remaining connections",
+                metadata: ["connections": .stringConvertible(self.connections.count)]
             )
+            self.connections.closeAll()
+            _ = await self.connections.waitUntilEmpty(timeout: .seconds(5), on: loop)
         }
         await self.pools.shutdown()
-    }
-
-    /// Waits until `future` completes or `timeout` passes; returns whether it completed.
-    private static func wait(for future: EventLoopFuture<Void>, atMost timeout: TimeAmount, on loop: any EventLoop) async -> Bool {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            let pending = NIOLockedValueBox<CheckedContinuation<Bool, Never>?>(continuation)
-            let timer = loop.scheduleTask(in: timeout) {
-                pending.withLockedValue { $0.take() }?.resume(returning: false)
-            }
-            future.whenComplete { _ in
-                timer.cancel()
-                pending.withLockedValue { $0.take() }?.resume(returning: true)
-            }
-        }
     }
 }
 

@@ -17,6 +17,8 @@ final class TunnelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var context: ChannelHandlerContext?
     private var readGate = ReadGate()
     private var pendingFlush = false
+    /// Set when the partner closed before this end was added to its pipeline.
+    private var partnerClosedEarly = false
 
     /// Creates the two ends of a tunnel, each the other's partner.
     static func makePair() -> (TunnelHandler, TunnelHandler) {
@@ -29,8 +31,12 @@ final class TunnelHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        if !context.channel.isActive {
-            self.partner?.partnerDidClose()
+        if self.partnerClosedEarly {
+            self.partnerDidClose()
+        } else if !context.channel.isActive {
+            let partner = self.partner
+            self.partner = nil
+            partner?.partnerDidClose()
         }
     }
 
@@ -85,8 +91,14 @@ final class TunnelHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.flush()
     }
 
+    /// Flushes what the partner wrote outside a read burst (bytes a decoder handed over when it
+    /// was removed, without a `channelReadComplete`).
+    func flushPartnerWrites() {
+        self.partnerFlush()
+    }
+
     private func partnerBecameWritable() {
-        // Called on the partner whose peer (this side's channel) drained.
+        // This side's reads were held back because the partner's channel was full; it drained.
         if self.readGate.resume(.peerUnwritable) {
             self.context?.read()
         }
@@ -94,7 +106,10 @@ final class TunnelHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func partnerDidClose() {
         self.partner = nil
-        guard let context = self.context else { return }
+        guard let context = self.context else {
+            self.partnerClosedEarly = true
+            return
+        }
         let channel = context.channel
         context.writeAndFlush(self.wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)))
             .whenComplete { _ in channel.close(promise: nil) }

@@ -28,7 +28,7 @@ final class UpstreamConnectionPool {
 
     private var idle: [UpstreamConnection] = []
     private var openCount = 0
-    private var waiters = CircularBuffer<Acquisition>()
+    private var waiters = CircularBuffer<Waiter>()
     private var isShutDown = false
 
     init(
@@ -48,8 +48,20 @@ final class UpstreamConnectionPool {
     /// Called with the outcome of ``acquire(_:)``, on the pool's event loop.
     typealias Acquisition = (Result<UpstreamConnection, UpstreamError>) -> Void
 
+    /// A request waiting for a connection while the pool is at its limit.
+    private final class Waiter {
+        let completion: Acquisition
+        var timer: Scheduled<Void>?
+
+        init(_ completion: @escaping Acquisition) {
+            self.completion = completion
+        }
+    }
+
     /// Finds a connection for one request: an idle one, a new one, or the next one released
-    /// when the pool is at its limit. `completion` runs on the pool's loop, possibly at once.
+    /// when the pool is at its limit. A request waits at most `upstream.connectTimeoutSeconds`
+    /// for a connection to be released, then fails with `503`. `completion` runs on the pool's
+    /// loop, possibly at once.
     func acquire(_ completion: @escaping Acquisition) {
         self.eventLoop.assertInEventLoop()
         guard !self.isShutDown else {
@@ -65,7 +77,14 @@ final class UpstreamConnectionPool {
         if self.openCount < self.limit {
             self.connect(completion)
         } else {
-            self.waiters.append(completion)
+            let waiter = Waiter(completion)
+            let seconds = self.configuration.connectTimeoutSeconds
+            waiter.timer = self.eventLoop.assumeIsolated().scheduleTask(in: .fractionalSeconds(seconds)) {
+                guard let index = self.waiters.firstIndex(where: { $0 === waiter }) else { return }
+                self.waiters.remove(at: index)
+                waiter.completion(.failure(.noConnectionAvailable(limit: self.limit, seconds: seconds)))
+            }
+            self.waiters.append(waiter)
         }
     }
 
@@ -79,7 +98,8 @@ final class UpstreamConnectionPool {
             return
         }
         if let waiter = self.waiters.popFirst() {
-            return waiter(.success(connection))
+            waiter.timer?.cancel()
+            return waiter.completion(.success(connection))
         }
         let seconds = self.configuration.idleTimeoutSeconds
         connection.idleTimer = self.eventLoop.assumeIsolated().scheduleTask(in: .fractionalSeconds(seconds)) {
@@ -99,7 +119,8 @@ final class UpstreamConnectionPool {
         self.openCount -= 1
         self.idle.removeAll { $0 === connection }
         if let waiter = self.waiters.popFirst() {
-            self.connect(waiter)
+            waiter.timer?.cancel()
+            self.connect(waiter.completion)
         }
     }
 
@@ -110,7 +131,8 @@ final class UpstreamConnectionPool {
             connection.close()
         }
         while let waiter = self.waiters.popFirst() {
-            waiter(.failure(.shuttingDown))
+            waiter.timer?.cancel()
+            waiter.completion(.failure(.shuttingDown))
         }
     }
 

@@ -7,7 +7,7 @@ public import NIOHTTP1
 public struct UpstreamError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The stable name of the failure: `connection_refused`, `connect_timeout`,
     /// `response_timeout`, `closed_before_response`, `closed_mid_response`,
-    /// `invalid_response`, `connect_failed`, `shutting_down`.
+    /// `invalid_response`, `connect_failed`, `no_connection_available`, `shutting_down`.
     public let reason: String
     /// One line for people, shown in error bodies and logs.
     public let detail: String
@@ -52,6 +52,14 @@ public struct UpstreamError: Error, Sendable, Hashable, CustomStringConvertible 
 
     static func invalidResponse(_ error: any Error) -> Self {
         .init(reason: "invalid_response", detail: "upstream sent an invalid HTTP response: \(error)", status: .badGateway)
+    }
+
+    static func noConnectionAvailable(limit: Int, seconds: Double) -> Self {
+        .init(
+            reason: "no_connection_available",
+            detail: "all \(limit) upstream connections of this worker stayed busy for \(seconds.secondsText)",
+            status: .serviceUnavailable
+        )
     }
 
     static let shuttingDown = Self(

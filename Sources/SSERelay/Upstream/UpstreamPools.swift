@@ -6,7 +6,8 @@ import SSERelayCore
 final class UpstreamPools: Sendable {
     private let pools: [ObjectIdentifier: NIOLoopBound<UpstreamConnectionPool>]
 
-    /// Creates one pool on each loop of `group`, sharing `upstream.maxConnections` among them.
+    /// Creates one pool on each loop of `group`, sharing `upstream.maxConnections` among them
+    /// (the remainder of the division goes to the first loops; every loop gets at least one).
     static func make(
         group: any EventLoopGroup,
         configuration: UpstreamConfiguration,
@@ -14,9 +15,11 @@ final class UpstreamPools: Sendable {
     ) async throws -> UpstreamPools {
         let address = try Self.resolve(configuration.url)
         let loops = Array(group.makeIterator())
-        let limit = max(1, configuration.maxConnections / max(1, loops.count))
+        let share = configuration.maxConnections / max(1, loops.count)
+        let remainder = configuration.maxConnections % max(1, loops.count)
         var pools: [ObjectIdentifier: NIOLoopBound<UpstreamConnectionPool>] = [:]
-        for loop in loops {
+        for (index, loop) in loops.enumerated() {
+            let limit = max(1, share + (index < remainder ? 1 : 0))
             pools[ObjectIdentifier(loop)] = try await loop.submit {
                 NIOLoopBound(
                     UpstreamConnectionPool(

@@ -14,6 +14,7 @@ struct RelayUnderTest {
     /// Starts a backend fixture and a relay in front of it; `adjust` changes the configuration.
     static func start(
         backend: BackendProcess?,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         _ adjust: (inout RelayConfiguration) -> Void = { _ in }
     ) async throws -> RelayUnderTest {
         var configuration = RelayConfiguration()
@@ -25,7 +26,7 @@ struct RelayUnderTest {
         adjust(&configuration)
         var logger = Logger(label: "sse-relay-test", factory: { _ in SwiftLogNoOpLogHandler() })
         logger.logLevel = .critical
-        let server = try await ProxyServer.bind(configuration: configuration, logger: logger)
+        let server = try await ProxyServer.bind(configuration: configuration, logger: logger, group: group)
         return RelayUnderTest(server: server, backend: backend)
     }
 
@@ -42,13 +43,14 @@ struct RelayUnderTest {
 /// tests that read the backend's counters), then stops the relay.
 func withRelay<Result>(
     dedicatedBackend: Bool = false,
+    group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
     _ adjust: (inout RelayConfiguration) -> Void = { _ in },
     _ body: (RelayUnderTest) async throws -> Result
 ) async throws -> Result {
     let backend = dedicatedBackend ? try await BackendProcess.start() : try await BackendProcess.shared
     let relay: RelayUnderTest
     do {
-        relay = try await RelayUnderTest.start(backend: backend, adjust)
+        relay = try await RelayUnderTest.start(backend: backend, group: group, adjust)
     } catch {
         if dedicatedBackend { backend.stop() }
         throw error

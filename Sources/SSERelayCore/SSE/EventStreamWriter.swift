@@ -1,0 +1,59 @@
+public import NIOCore
+
+/// Writes what a stream response sends: the first block, events with their ids, heartbeats
+/// and comments, every line ending in LF (SPEC §4).
+public struct EventStreamWriter: Sendable {
+    /// Whether the upstream's `retry` lines are dropped: they are when the route sets its own
+    /// `retryMs`, so a client never sees two reconnection times.
+    public var dropsUpstreamRetry: Bool
+
+    public init(dropsUpstreamRetry: Bool) {
+        self.dropsUpstreamRetry = dropsUpstreamRetry
+    }
+
+    /// The block that opens every stream response: `retry: N` (when set) and the priming id
+    /// naming the client's position, then a blank line. An id-only block dispatches no event
+    /// but sets the browser's last event id, so even a client that drops before the first event
+    /// reconnects with `Last-Event-ID`.
+    public func preamble(retryMs: Int?, primingID: String, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 32 + primingID.utf8.count)
+        if let retryMs {
+            buffer.writeString("retry: \(retryMs)\n")
+        }
+        buffer.writeString("id: \(primingID)\n\n")
+        return buffer
+    }
+
+    /// The event as clients receive it. With `relayID`, the event's own `id` lines are dropped
+    /// and `id: <relayID>` is written last; without, its lines pass as they are.
+    public func encode(_ event: ServerSentEvent, relayID: String?, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var capacity = relayID.map { $0.utf8.count + 5 } ?? 0
+        for line in event.lines {
+            capacity += line.raw.count + 1
+        }
+        var buffer = allocator.buffer(capacity: capacity + 1)
+        for line in event.lines {
+            if relayID != nil, line.field == "id" { continue }
+            if self.dropsUpstreamRetry, line.field == "retry" { continue }
+            buffer.writeBytes(line.raw)
+            buffer.writeInteger(UInt8(ascii: "\n"))
+        }
+        if let relayID {
+            buffer.writeString("id: \(relayID)\n")
+        }
+        buffer.writeInteger(UInt8(ascii: "\n"))
+        return buffer
+    }
+
+    /// A comment line from the upstream, passed to live clients.
+    public func comment(_ line: [UInt8], allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: line.count + 1)
+        buffer.writeBytes(line)
+        buffer.writeInteger(UInt8(ascii: "\n"))
+        return buffer
+    }
+
+    /// The heartbeat sent to a client that was sent nothing for `heartbeatSeconds`: a bare
+    /// comment, which every SSE parser ignores but every idle timer counts as traffic.
+    public static let heartbeat: [UInt8] = Array(":\n".utf8)
+}

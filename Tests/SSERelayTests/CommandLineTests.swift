@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+
+/// The `sse-relay` executable as a user runs it: exit statuses and messages (SPEC §6).
+@Suite("Command line", .timeLimit(.minutes(1)))
+struct CommandLineTests {
+    struct Outcome {
+        var status: Int32
+        var output: String
+        var errors: String
+    }
+
+    /// Runs the built `sse-relay` (beside the test bundle) with `arguments`.
+    private func run(_ arguments: [String]) throws -> Outcome {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("sse-relay")
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Outcome(
+            status: process.terminationStatus,
+            output: String(decoding: outputData, as: UTF8.self),
+            errors: String(decoding: errorData, as: UTF8.self)
+        )
+    }
+
+    private func writeTemporary(_ json: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sse-relay-\(UUID().uuidString).json").path
+        try json.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test("check-config accepts a valid file")
+    func checkValid() throws {
+        let path = try self.writeTemporary(#"{"listen": "127.0.0.1:8081", "streams": []}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let outcome = try self.run(["check-config", path])
+        #expect(outcome.status == 0)
+        #expect(outcome.output == "\(path): configuration is valid\n")
+    }
+
+    @Test("check-config rejects a bad file with status 78, naming file and key path")
+    func checkInvalid() throws {
+        let path = try self.writeTemporary(#"{"streams": [{"retryMs": "2s"}], "limits": {"maxConections": 5}}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let outcome = try self.run(["check-config", path])
+        #expect(outcome.status == 78)
+        #expect(outcome.errors.contains("\(path): streams[0].retryMs: expected a whole number from 0 to 86400000 or null, got the string \"2s\""))
+        #expect(outcome.errors.contains("\(path): limits.maxConections: unknown key"))
+    }
+
+    @Test("a bad flag stops the relay before it listens, with status 78")
+    func badFlag() throws {
+        let outcome = try self.run(["--listen", "nowhere", "--log-level", "loud"])
+        #expect(outcome.status == 78)
+        #expect(outcome.errors.contains("command line: --listen: expected HOST:PORT"))
+        #expect(outcome.errors.contains("command line: --log-level: expected one of trace, debug, info"))
+    }
+
+    @Test("--version prints the version")
+    func version() throws {
+        let outcome = try self.run(["--version"])
+        #expect(outcome.status == 0)
+        #expect(outcome.output == "0.1.0\n")
+    }
+}

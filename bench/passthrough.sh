@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Pass-through figures of issue 2: relay RSS while 1 GiB streams through it each way, and
+# wrk throughput and latency through the relay versus straight to the same upstream.
+#
+#   bench/passthrough.sh            # builds the release binary first
+#
+# Loopback only. Needs node, curl and wrk (apt-get install wrk).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+swift build -c release --product sse-relay >/dev/null
+relay_bin=.build/release/sse-relay
+work=$(mktemp -d)
+cleanup() { kill "${relay_pid:-}" "${backend_pid:-}" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+
+# The backend fixture of the integration tests; it exits when its stdin closes.
+backend_port=$(free_port)
+sleep infinity | node Tests/SSERelayTests/Fixtures/backend.js "$backend_port" >"$work/backend.out" &
+backend_pid=$(pgrep -f "backend.js $backend_port" | head -1)
+for _ in $(seq 50); do grep -q port "$work/backend.out" 2>/dev/null && break; sleep 0.1; done
+
+relay_port=$(free_port)
+"$relay_bin" --listen "127.0.0.1:$relay_port" --upstream "http://127.0.0.1:$backend_port" \
+  --admin 127.0.0.1:0 --log-level "${LOG_LEVEL:-warning}" 2>"$work/relay.log" &
+relay_pid=$!
+for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$relay_port/hello" && break; sleep 0.1; done
+
+echo "relay pid $relay_pid, idle RSS $(rss_kib $relay_pid) KiB"
+
+gib=$((1 << 30))
+start=$(date +%s.%N)
+curl -s -o /dev/null -w 'download: %{size_download} bytes, %{speed_download} B/s\n' \
+  "http://127.0.0.1:$relay_port/bytes/$gib"
+echo "after 1 GiB download: RSS $(rss_kib $relay_pid) KiB, peak $(hwm_kib $relay_pid) KiB"
+head -c "$gib" /dev/zero | curl -s -X POST -T - \
+  -w '\nupload: %{size_upload} bytes, %{speed_upload} B/s\n' "http://127.0.0.1:$relay_port/upload"
+echo "after 1 GiB upload: RSS $(rss_kib $relay_pid) KiB, peak $(hwm_kib $relay_pid) KiB"
+
+for target in "direct 127.0.0.1:$backend_port" "relay 127.0.0.1:$relay_port"; do
+  set -- $target
+  echo "== wrk -t1 -c64 -d10s $1"
+  wrk -t1 -c64 -d10s --latency "http://$2/hello" | grep -E 'Requests/sec|  99%|  50%|Non-2xx|Socket errors' || true
+done
+echo "relay RSS after wrk: $(rss_kib $relay_pid) KiB, peak $(hwm_kib $relay_pid) KiB"
