@@ -17,6 +17,8 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+# User plus system CPU time of a process, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # The backend fixture of the integration tests; it exits when its stdin closes.
 backend_port=$(free_port)
@@ -44,6 +46,13 @@ echo "after 1 GiB upload: RSS $(rss_kib $relay_pid) KiB, peak $(hwm_kib $relay_p
 for target in "direct 127.0.0.1:$backend_port" "relay 127.0.0.1:$relay_port"; do
   set -- $target
   echo "== wrk -t1 -c64 -d10s $1"
-  wrk -t1 -c64 -d10s --latency "http://$2/hello" | grep -E 'Requests/sec|  99%|  50%|Non-2xx|Socket errors' || true
+  relay_before=$(cpu_ticks "$relay_pid"); backend_before=$(cpu_ticks "$backend_pid")
+  wrk -t1 -c64 -d10s --latency "http://$2/hello" >"$work/wrk.txt"
+  grep -E 'Requests/sec|  99%|  50%|Non-2xx|Socket errors' "$work/wrk.txt" || true
+  requests=$(awk '/requests in/ {print $1}' "$work/wrk.txt")
+  ticks=$(getconf CLK_TCK)
+  awk -v r="$(( $(cpu_ticks "$relay_pid") - relay_before ))" -v b="$(( $(cpu_ticks "$backend_pid") - backend_before ))" \
+      -v n="$requests" -v t="$ticks" \
+      'BEGIN { printf "CPU: relay %.2f s (%.1f us/request), backend %.2f s\n", r/t, r/t*1e6/n, b/t }'
 done
 echo "relay RSS after wrk: $(rss_kib $relay_pid) KiB, peak $(hwm_kib $relay_pid) KiB"

@@ -2,11 +2,11 @@ import ArgumentParser
 import SSERelayCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The flags that choose and override the configuration (SPEC §6).

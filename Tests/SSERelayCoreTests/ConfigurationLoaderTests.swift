@@ -178,7 +178,8 @@ struct ConfigurationLoaderTests {
 
     @Test("varyHeaders are stored lowercased")
     func varyHeadersLowercased() throws {
-        let configuration = try Self.load(#"{"streams": [{"varyHeaders": ["Cookie", "X-API-KEY", "accept-language"]}]}"#)
+        let configuration = try Self.load(
+            #"{"streams": [{"varyHeaders": ["Cookie", "X-API-KEY", "accept-language"]}]}"#)
         #expect(configuration.streams.first?.varyHeaders == ["cookie", "x-api-key", "accept-language"])
     }
 
@@ -223,9 +224,11 @@ struct ConfigurationLoaderTests {
         var expected = RelayConfiguration()
         expected.upstream.url = UpstreamURL(host: "backend", port: 4000)
         #expect(configuration == expected)
-        #expect(try Self.load(#"{"upstream": "http://backend"}"#).upstream.url == UpstreamURL(host: "backend", port: 80))
         #expect(
-            try Self.load(#"{"upstream": "http://backend:4000"}"#) == Self.load(#"{"upstream": {"url": "http://backend:4000"}}"#))
+            try Self.load(#"{"upstream": "http://backend"}"#).upstream.url == UpstreamURL(host: "backend", port: 80))
+        #expect(
+            try Self.load(#"{"upstream": "http://backend:4000"}"#)
+                == Self.load(#"{"upstream": {"url": "http://backend:4000"}}"#))
     }
 
     // MARK: null
@@ -267,7 +270,8 @@ struct ConfigurationLoaderTests {
         #expect(configuration != RelayConfiguration())
         let nulls = [
             configuration.admin.listen == nil, configuration.streams.first?.retryMs == nil,
-            configuration.streams.first?.heartbeatSeconds == nil, configuration.streams.first?.upstreamLingerSeconds == nil,
+            configuration.streams.first?.heartbeatSeconds == nil,
+            configuration.streams.first?.upstreamLingerSeconds == nil,
             configuration.streams.first?.responseHeader == nil,
         ]
         #expect(nulls.filter { $0 }.count == (json.contains("token") ? 0 : 1))
@@ -284,7 +288,10 @@ struct ConfigurationLoaderTests {
         "Every bad value is reported at its key path with a reason",
         arguments: [
             // listen
-            (#"{"listen": "8080"}"#, "listen", #"expected HOST:PORT such as 127.0.0.1:8080 or [::1]:8080, got the string "8080""#),
+            (
+                #"{"listen": "8080"}"#, "listen",
+                #"expected HOST:PORT such as 127.0.0.1:8080 or [::1]:8080, got the string "8080""#
+            ),
             (#"{"listen": 8080}"#, "listen", "expected a string, got the number 8080"),
             (#"{"listen": null}"#, "listen", "expected a string, got null"),
             (#"{"listen": "[::1]:99999"}"#, "listen", "(port 0 to 65535)"),
@@ -307,8 +314,14 @@ struct ConfigurationLoaderTests {
                 #"{"upstream": {"connectTimeoutSeconds": 0}}"#, "upstream.connectTimeoutSeconds",
                 "expected a number of seconds from 0.001 to 3600, got the number 0"
             ),
-            (#"{"upstream": {"responseTimeoutSeconds": "30"}}"#, "upstream.responseTimeoutSeconds", #"got the string "30""#),
-            (#"{"upstream": {"maxConnections": 0}}"#, "upstream.maxConnections", "expected a whole number from 1 to 1000000, got the number 0"),
+            (
+                #"{"upstream": {"responseTimeoutSeconds": "30"}}"#, "upstream.responseTimeoutSeconds",
+                #"got the string "30""#
+            ),
+            (
+                #"{"upstream": {"maxConnections": 0}}"#, "upstream.maxConnections",
+                "expected a whole number from 1 to 1000000, got the number 0"
+            ),
             (#"{"upstream": {"maxConnections": 10.5}}"#, "upstream.maxConnections", "got the number 10.5"),
             (#"{"upstream": {"idleTimeoutSeconds": -1}}"#, "upstream.idleTimeoutSeconds", "got the number -1"),
             // admin
@@ -339,48 +352,105 @@ struct ConfigurationLoaderTests {
             (#"{"streams": [{"retryMs": 1e20}]}"#, "streams[0].retryMs", "got the number 1e+20"),
             (#"{"streams": [{"retryMs": true}]}"#, "streams[0].retryMs", "got true"),
             (#"{"streams": [{}, {"path": "/b", "retryMs": []}]}"#, "streams[1].retryMs", "got an array"),
-            (#"{"streams": [{"varyHeaders": "cookie"}]}"#, "streams[0].varyHeaders", #"expected an array, got the string "cookie""#),
-            (#"{"streams": [{"varyHeaders": ["cookie", 5]}]}"#, "streams[0].varyHeaders[1]", "expected a header name, got the number 5"),
-            (#"{"streams": [{"varyHeaders": ["cookie", "x y"]}]}"#, "streams[0].varyHeaders[1]", #"got the string "x y""#),
+            (
+                #"{"streams": [{"varyHeaders": "cookie"}]}"#, "streams[0].varyHeaders",
+                #"expected an array, got the string "cookie""#
+            ),
+            (
+                #"{"streams": [{"varyHeaders": ["cookie", 5]}]}"#, "streams[0].varyHeaders[1]",
+                "expected a header name, got the number 5"
+            ),
+            (
+                #"{"streams": [{"varyHeaders": ["cookie", "x y"]}]}"#, "streams[0].varyHeaders[1]",
+                #"got the string "x y""#
+            ),
             (#"{"streams": [{"varyHeaders": ["", "cookie"]}]}"#, "streams[0].varyHeaders[0]", #"got the string """#),
             (#"{"streams": [{"varyHeaders": ["a:b"]}]}"#, "streams[0].varyHeaders[0]", "expected a header name"),
-            (#"{"streams": [{"varyHeaders": [null]}]}"#, "streams[0].varyHeaders[0]", "expected a header name, got null"),
-            (#"{"streams": [{"keyIncludesQuery": "yes"}]}"#, "streams[0].keyIncludesQuery", #"expected true or false, got the string "yes""#),
-            (#"{"streams": [{"keyIncludesQuery": 1}]}"#, "streams[0].keyIncludesQuery", "expected true or false, got the number 1"),
-            (#"{"streams": [{"keyIncludesQuery": null}]}"#, "streams[0].keyIncludesQuery", "expected true or false, got null"),
-            (#"{"streams": [{"ids": "server"}]}"#, "streams[0].ids", #"expected one of "auto", "relay", got the string "server""#),
+            (
+                #"{"streams": [{"varyHeaders": [null]}]}"#, "streams[0].varyHeaders[0]",
+                "expected a header name, got null"
+            ),
+            (
+                #"{"streams": [{"keyIncludesQuery": "yes"}]}"#, "streams[0].keyIncludesQuery",
+                #"expected true or false, got the string "yes""#
+            ),
+            (
+                #"{"streams": [{"keyIncludesQuery": 1}]}"#, "streams[0].keyIncludesQuery",
+                "expected true or false, got the number 1"
+            ),
+            (
+                #"{"streams": [{"keyIncludesQuery": null}]}"#, "streams[0].keyIncludesQuery",
+                "expected true or false, got null"
+            ),
+            (
+                #"{"streams": [{"ids": "server"}]}"#, "streams[0].ids",
+                #"expected one of "auto", "relay", got the string "server""#
+            ),
             (#"{"streams": [{"ids": "AUTO"}]}"#, "streams[0].ids", #"got the string "AUTO""#),
             (#"{"streams": [{"ids": null}]}"#, "streams[0].ids", "got null"),
-            (#"{"streams": [{"joinFrom": "end"}]}"#, "streams[0].joinFrom", #"expected one of "start", "live", got the string "end""#),
-            (#"{"streams": [{"upstreamFailure": 502}]}"#, "streams[0].upstreamFailure", #"expected one of "retry", "status", got the number 502"#),
+            (
+                #"{"streams": [{"joinFrom": "end"}]}"#, "streams[0].joinFrom",
+                #"expected one of "start", "live", got the string "end""#
+            ),
+            (
+                #"{"streams": [{"upstreamFailure": 502}]}"#, "streams[0].upstreamFailure",
+                #"expected one of "retry", "status", got the number 502"#
+            ),
             (
                 #"{"streams": [{"heartbeatSeconds": 0}]}"#, "streams[0].heartbeatSeconds",
                 "expected a number of seconds from 0.01 to 86400 or null, got the number 0"
             ),
             (#"{"streams": [{"heartbeatSeconds": "15"}]}"#, "streams[0].heartbeatSeconds", #"got the string "15""#),
-            (#"{"streams": [{"upstreamLingerSeconds": -5}]}"#, "streams[0].upstreamLingerSeconds", "from 0 to 86400 or null, got the number -5"),
-            (#"{"streams": [{"retainSeconds": null}]}"#, "streams[0].retainSeconds", "expected a number of seconds from 0 to 604800, got null"),
+            (
+                #"{"streams": [{"upstreamLingerSeconds": -5}]}"#, "streams[0].upstreamLingerSeconds",
+                "from 0 to 86400 or null, got the number -5"
+            ),
+            (
+                #"{"streams": [{"retainSeconds": null}]}"#, "streams[0].retainSeconds",
+                "expected a number of seconds from 0 to 604800, got null"
+            ),
             (#"{"streams": [{"retainSeconds": 604801}]}"#, "streams[0].retainSeconds", "got the number 604801"),
-            (#"{"streams": [{"responseHeader": "X SSE"}]}"#, "streams[0].responseHeader", #"expected a header name or null, got the string "X SSE""#),
+            (
+                #"{"streams": [{"responseHeader": "X SSE"}]}"#, "streams[0].responseHeader",
+                #"expected a header name or null, got the string "X SSE""#
+            ),
             (#"{"streams": [{"responseHeader": ""}]}"#, "streams[0].responseHeader", "expected a header name or null"),
-            (#"{"streams": [{"responseHeader": 1}]}"#, "streams[0].responseHeader", "expected a string or null, got the number 1"),
+            (
+                #"{"streams": [{"responseHeader": 1}]}"#, "streams[0].responseHeader",
+                "expected a string or null, got the number 1"
+            ),
             (#"{"streams": [{"replay": 5}]}"#, "streams[0].replay", "expected an object, got the number 5"),
             (
                 #"{"streams": [{}, {"path": "/b", "replay": {"maxEvents": 0}}]}"#, "streams[1].replay.maxEvents",
                 "expected a whole number from 1 to 10000000, got the number 0"
             ),
-            (#"{"streams": [{"replay": {"maxBytes": 1023}}]}"#, "streams[0].replay.maxBytes", "from 1024 to 17179869184, got the number 1023"),
+            (
+                #"{"streams": [{"replay": {"maxBytes": 1023}}]}"#, "streams[0].replay.maxBytes",
+                "from 1024 to 17179869184, got the number 1023"
+            ),
             // limits
             (#"{"limits": []}"#, "limits", "expected an object, got an array"),
             (#"{"limits": {"maxConnections": 0}}"#, "limits.maxConnections", "from 1 to 10000000"),
-            (#"{"limits": {"maxHeaderBytes": 100}}"#, "limits.maxHeaderBytes", "expected a whole number from 1024 to 1048576, got the number 100"),
+            (
+                #"{"limits": {"maxHeaderBytes": 100}}"#, "limits.maxHeaderBytes",
+                "expected a whole number from 1024 to 1048576, got the number 100"
+            ),
             (#"{"limits": {"maxHeaderBytes": "32k"}}"#, "limits.maxHeaderBytes", #"got the string "32k""#),
             (#"{"limits": {"clientQueueBytes": 4095}}"#, "limits.clientQueueBytes", "from 4096 to 1073741824"),
-            (#"{"limits": {"replayMemoryBytes": -1}}"#, "limits.replayMemoryBytes", "from 0 to 1099511627776, got the number -1"),
+            (
+                #"{"limits": {"replayMemoryBytes": -1}}"#, "limits.replayMemoryBytes",
+                "from 0 to 1099511627776, got the number -1"
+            ),
             (#"{"limits": {"headerReadTimeoutSeconds": 0}}"#, "limits.headerReadTimeoutSeconds", "from 0.001 to 3600"),
-            (#"{"limits": {"idleTimeoutSeconds": 86401}}"#, "limits.idleTimeoutSeconds", "from 0.001 to 86400, got the number 86401"),
+            (
+                #"{"limits": {"idleTimeoutSeconds": 86401}}"#, "limits.idleTimeoutSeconds",
+                "from 0.001 to 86400, got the number 86401"
+            ),
             // shutdownGraceSeconds
-            (#"{"shutdownGraceSeconds": -1}"#, "shutdownGraceSeconds", "expected a number of seconds from 0 to 86400, got the number -1"),
+            (
+                #"{"shutdownGraceSeconds": -1}"#, "shutdownGraceSeconds",
+                "expected a number of seconds from 0 to 86400, got the number -1"
+            ),
             (#"{"shutdownGraceSeconds": "120"}"#, "shutdownGraceSeconds", #"got the string "120""#),
             // log
             (#"{"log": "debug"}"#, "log", #"expected an object, got the string "debug""#),
@@ -425,7 +495,10 @@ struct ConfigurationLoaderTests {
         "An unknown key's message lists the keys known at its level",
         arguments: [
             (#"{"x": 1}"#, "admin, limits, listen, log, shutdownGraceSeconds, streams, upstream"),
-            (#"{"upstream": {"x": 1}}"#, "connectTimeoutSeconds, idleTimeoutSeconds, maxConnections, responseTimeoutSeconds, url"),
+            (
+                #"{"upstream": {"x": 1}}"#,
+                "connectTimeoutSeconds, idleTimeoutSeconds, maxConnections, responseTimeoutSeconds, url"
+            ),
             (#"{"admin": {"x": 1}}"#, "listen, token"),
             (
                 #"{"streams": [{"x": 1}]}"#,
@@ -481,7 +554,8 @@ struct ConfigurationLoaderTests {
 
     @Test("Problems inside one object come in reading order")
     func orderWithinAnObject() throws {
-        let error = try #require(Self.failure(#"{"streams": [{"replay": {"maxBytes": 0, "maxEvents": 0}, "retryMs": -1, "path": "x"}]}"#))
+        let error = try #require(
+            Self.failure(#"{"streams": [{"replay": {"maxBytes": 0, "maxEvents": 0}, "retryMs": -1, "path": "x"}]}"#))
         #expect(
             error.problems.map(\.location) == [
                 "streams[0].path", "streams[0].retryMs", "streams[0].replay.maxEvents", "streams[0].replay.maxBytes",
@@ -523,9 +597,18 @@ struct ConfigurationLoaderTests {
     @Test(
         "Duplicate stream paths are rejected, naming the later entry and the earlier one",
         arguments: [
-            (#"{"streams": [{"path": "/a/:id"}, {"path": "/a/:id"}]}"#, "streams[1].path", "same path as streams[0]: /a/:id"),
-            (#"{"streams": [{"path": "/a"}, {"path": "/b"}, {"path": "/a"}]}"#, "streams[2].path", "same path as streams[0]: /a"),
-            (#"{"streams": [{}, {}]}"#, "streams[1].path", "same path as streams[0]: /api/conversation/:conversationId/stream"),
+            (
+                #"{"streams": [{"path": "/a/:id"}, {"path": "/a/:id"}]}"#, "streams[1].path",
+                "same path as streams[0]: /a/:id"
+            ),
+            (
+                #"{"streams": [{"path": "/a"}, {"path": "/b"}, {"path": "/a"}]}"#, "streams[2].path",
+                "same path as streams[0]: /a"
+            ),
+            (
+                #"{"streams": [{}, {}]}"#, "streams[1].path",
+                "same path as streams[0]: /api/conversation/:conversationId/stream"
+            ),
             (
                 #"{"streams": [{"path": "/x"}, {"path": "/api/conversation/:conversationId/stream"}, {"retryMs": 1}]}"#,
                 "streams[2].path", "same path as streams[1]"
@@ -540,7 +623,9 @@ struct ConfigurationLoaderTests {
 
     @Test("Every duplicate is reported against the first entry with that path")
     func manyDuplicates() throws {
-        let error = try #require(Self.failure(#"{"streams": [{"path": "/a"}, {"path": "/a"}, {"path": "/b"}, {"path": "/a"}, {"path": "/b"}]}"#))
+        let error = try #require(
+            Self.failure(
+                #"{"streams": [{"path": "/a"}, {"path": "/a"}, {"path": "/b"}, {"path": "/a"}, {"path": "/b"}]}"#))
         #expect(error.problems.map(\.location) == ["streams[1].path", "streams[3].path", "streams[4].path"])
         #expect(
             error.problems.map(\.message) == [
@@ -551,7 +636,10 @@ struct ConfigurationLoaderTests {
     @Test("Distinct paths, including ones that differ only by a trailing slash, are fine")
     func distinctPaths() throws {
         let configuration = try Self.load(#"{"streams": [{"path": "/a"}, {"path": "/a/"}, {"path": "/a/:id"}, {}]}"#)
-        #expect(configuration.streams.map(\.path.description) == ["/a", "/a/", "/a/:id", "/api/conversation/:conversationId/stream"])
+        #expect(
+            configuration.streams.map(\.path.description) == [
+                "/a", "/a/", "/a/:id", "/api/conversation/:conversationId/stream",
+            ])
     }
 
     @Test(
@@ -582,10 +670,13 @@ struct ConfigurationLoaderTests {
         #expect(configuration != RelayConfiguration())
     }
 
-    @Test("Checks across keys wait for a document that is otherwise valid, so defaults that replaced bad values raise no false alarms")
+    @Test(
+        "Checks across keys wait for a document that is otherwise valid, so defaults that replaced bad values raise no false alarms"
+    )
     func crossKeyChecksWaitForValidDocument() throws {
         // streams[0].path is bad and falls back to the default path, which streams[1] also has.
-        let error = try #require(Self.failure(#"{"streams": [{"path": "nope"}, {}], "admin": {"listen": "127.0.0.1:8080"}}"#))
+        let error = try #require(
+            Self.failure(#"{"streams": [{"path": "nope"}, {}], "admin": {"listen": "127.0.0.1:8080"}}"#))
         #expect(error.problems.map(\.location) == ["streams[0].path"])
     }
 
@@ -599,7 +690,9 @@ struct ConfigurationLoaderTests {
                 /etc/sse-relay/relay.json: streams[0].retryMs: expected a whole number from 0 to 86400000 or null, got the string "2s"
                 /etc/sse-relay/relay.json: log.level: expected one of "trace", "debug", "info", "notice", "warning", "error", "critical", got the number 3
                 """)
-        #expect(error.problems.map(\.description) == error.description.split(separator: "\n").map { String($0.dropFirst(Self.source.count + 2)) })
+        #expect(
+            error.problems.map(\.description)
+                == error.description.split(separator: "\n").map { String($0.dropFirst(Self.source.count + 2)) })
     }
 
     @Test("The source named in errors is the one passed in")
@@ -622,7 +715,8 @@ struct ConfigurationLoaderTests {
     @Test("A missing file is reported against its path")
     func missingFile() throws {
         let path = Self.temporaryPath()
-        let error = try #require(#expect(throws: ConfigurationError.self) { try ConfigurationLoader.load(fileAt: path) })
+        let error = try #require(
+            #expect(throws: ConfigurationError.self) { try ConfigurationLoader.load(fileAt: path) })
         #expect(error.source == path)
         #expect(error.problems.count == 1)
         #expect(error.problems.first?.location == "(file)")
@@ -633,7 +727,8 @@ struct ConfigurationLoaderTests {
     @Test("A directory is not a configuration file")
     func directoryIsNotAFile() throws {
         let path = FileManager.default.temporaryDirectory.path
-        let error = try #require(#expect(throws: ConfigurationError.self) { try ConfigurationLoader.load(fileAt: path) })
+        let error = try #require(
+            #expect(throws: ConfigurationError.self) { try ConfigurationLoader.load(fileAt: path) })
         #expect(error.source == path)
         #expect(error.problems.first?.location == "(file)")
     }
@@ -655,7 +750,8 @@ struct ConfigurationLoaderTests {
         let path = Self.temporaryPath()
         try Data(#"{"streams": [{"retryMs": "2s"}]}"#.utf8).write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let error = try #require(#expect(throws: ConfigurationError.self) { try ConfigurationLoader.load(fileAt: path) })
+        let error = try #require(
+            #expect(throws: ConfigurationError.self) { try ConfigurationLoader.load(fileAt: path) })
         #expect(error.source == path)
         #expect(error.description.hasPrefix("\(path): streams[0].retryMs: expected a whole number"))
     }
@@ -665,7 +761,8 @@ struct ConfigurationLoaderTests {
         let path = Self.temporaryPath()
         try Data().write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let error = try #require(#expect(throws: ConfigurationError.self) { try ConfigurationLoader.load(fileAt: path) })
+        let error = try #require(
+            #expect(throws: ConfigurationError.self) { try ConfigurationLoader.load(fileAt: path) })
         #expect(error.source == path)
         #expect(error.problems.first?.message.hasPrefix("not valid JSON") == true)
     }

@@ -93,8 +93,14 @@ struct ConfigurationOverridesTests {
     @Test(
         "A bad value names its flag, the reason and the value, with source command line",
         arguments: [
-            (ConfigurationOverrides(listen: "8080"), "--listen", "expected HOST:PORT such as 127.0.0.1:8080 or [::1]:8080, got \"8080\""),
-            (ConfigurationOverrides(listen: "localhost:70000"), "--listen", "(port 0 to 65535), got \"localhost:70000\""),
+            (
+                ConfigurationOverrides(listen: "8080"), "--listen",
+                "expected HOST:PORT such as 127.0.0.1:8080 or [::1]:8080, got \"8080\""
+            ),
+            (
+                ConfigurationOverrides(listen: "localhost:70000"), "--listen",
+                "(port 0 to 65535), got \"localhost:70000\""
+            ),
             (ConfigurationOverrides(upstream: "https://backend"), "--upstream", "TLS to the upstream is not supported"),
             (ConfigurationOverrides(upstream: "backend:3000"), "--upstream", "expected an http:// URL"),
             (ConfigurationOverrides(upstream: "http://backend/api"), "--upstream", "no path"),
@@ -159,10 +165,12 @@ struct ConfigurationOverridesTests {
 
     @Test("Moving both listeners apart, port 0 on both, or no admin listener are all fine")
     func listenersApart() throws {
-        let apart = try ConfigurationOverrides(listen: "127.0.0.1:9090", admin: "127.0.0.1:9091").applied(to: RelayConfiguration())
+        let apart = try ConfigurationOverrides(listen: "127.0.0.1:9090", admin: "127.0.0.1:9091").applied(
+            to: RelayConfiguration())
         #expect(apart.listen.port == 9090)
         #expect(apart.admin.listen?.port == 9091)
-        let ephemeral = try ConfigurationOverrides(listen: "127.0.0.1:0", admin: "127.0.0.1:0").applied(to: RelayConfiguration())
+        let ephemeral = try ConfigurationOverrides(listen: "127.0.0.1:0", admin: "127.0.0.1:0").applied(
+            to: RelayConfiguration())
         #expect(ephemeral.listen == ephemeral.admin.listen)
         var noAdmin = RelayConfiguration()
         noAdmin.admin.listen = nil

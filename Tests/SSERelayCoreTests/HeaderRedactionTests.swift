@@ -24,7 +24,10 @@ struct HeaderRedactionTests {
 
     @Test(
         "Keeps every other header as it is",
-        arguments: ["Host", "Accept", "X-Authorization", "Authorization-Extra", "Cookies", "Set-Cookie2", "WWW-Authenticate", "X-Api-Key"]
+        arguments: [
+            "Host", "Accept", "X-Authorization", "Authorization-Extra", "Cookies", "Set-Cookie2", "WWW-Authenticate",
+            "X-Api-Key",
+        ]
     )
     func keepsOthers(name: String) {
         let shown = HeaderRedaction.redacted(HTTPHeaders([(name, "visible value")]))
@@ -45,10 +48,15 @@ struct HeaderRedactionTests {
             ("Proxy-Authorization", "Basic xyz"),
         ])
         let shown = HeaderRedaction.redacted(headers)
-        #expect(shown.map(\.name) == ["Host", "cookie", "Accept", "Set-Cookie", "Set-Cookie", "Authorization", "X-Request-Id", "Proxy-Authorization"])
+        #expect(
+            shown.map(\.name) == [
+                "Host", "cookie", "Accept", "Set-Cookie", "Set-Cookie", "Authorization", "X-Request-Id",
+                "Proxy-Authorization",
+            ])
         #expect(
             shown.map(\.value) == [
-                "example.com", "[redacted]", "text/event-stream", "[redacted]", "[redacted]", "[redacted]", "r1", "[redacted]",
+                "example.com", "[redacted]", "text/event-stream", "[redacted]", "[redacted]", "[redacted]", "r1",
+                "[redacted]",
             ])
         #expect(!shown.contains { $0.value.contains("abc") || $0.value.contains("xyz") || $0.value.contains("=") })
     }

@@ -56,7 +56,9 @@ struct HostAndPortTests {
         #expect(error?.message.hasPrefix("expected HOST:PORT such as 127.0.0.1:8080 or [::1]:8080") == true)
     }
 
-    @Test("Rejects ports outside 0 to 65535 and says so", arguments: ["localhost:65536", "localhost:-1", "[::1]:70000", "h:99999999999999999999"])
+    @Test(
+        "Rejects ports outside 0 to 65535 and says so",
+        arguments: ["localhost:65536", "localhost:-1", "[::1]:70000", "h:99999999999999999999"])
     func rejectsPortOutOfRange(text: String) {
         let error = #expect(throws: ConfigurationValueError.self) { try HostAndPort(parsing: text) }
         #expect(error?.message.contains("(port 0 to 65535)") == true)

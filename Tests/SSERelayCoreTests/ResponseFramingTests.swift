@@ -17,21 +17,25 @@ struct ResponseFramingTests {
         client: HTTPVersion = .http1_1
     ) -> Outcome {
         var headers = HTTPHeaders(headers)
-        let framing = ResponseFraming.frame(headers: &headers, status: status, requestMethod: method, clientVersion: client)
+        let framing = ResponseFraming.frame(
+            headers: &headers, status: status, requestMethod: method, clientVersion: client)
         return Outcome(framing: framing, headers: headers)
     }
 
     @Test(
         "1xx and 204 have no body and lose any Content-Length",
         arguments: [
-            HTTPResponseStatus.continue, .switchingProtocols, .processing, .custom(code: 103, reasonPhrase: "Early Hints"),
+            HTTPResponseStatus.continue, .switchingProtocols, .processing,
+            .custom(code: 103, reasonPhrase: "Early Hints"),
             .custom(code: 199, reasonPhrase: "X"), .noContent,
         ]
     )
     func informationalAndNoContent(status: HTTPResponseStatus) {
         for method in [HTTPMethod.GET, .HEAD, .POST] {
             for client in [HTTPVersion.http1_1, .http1_0] {
-                let outcome = Self.frame([("Content-Length", "12"), ("Content-Type", "text/plain")], status: status, method: method, client: client)
+                let outcome = Self.frame(
+                    [("Content-Length", "12"), ("Content-Type", "text/plain")], status: status, method: method,
+                    client: client)
                 #expect(outcome.framing == .noBody)
                 #expect(!outcome.headers.contains(name: "content-length"))
                 #expect(!outcome.headers.contains(name: "transfer-encoding"))
@@ -49,7 +53,8 @@ struct ResponseFramingTests {
 
     @Test("304 has no body but keeps its Content-Length", arguments: [HTTPMethod.GET, .HEAD])
     func notModified(method: HTTPMethod) {
-        let outcome = Self.frame([("Content-Length", "1234"), ("ETag", "\"v1\"")], status: .notModified, method: method)
+        let outcome = Self.frame(
+            [("Content-Length", "1234"), ("ETag", "\"v1\"")], status: .notModified, method: method)
         #expect(outcome.framing == .noBody)
         #expect(outcome.headers["content-length"] == ["1234"])
         #expect(!outcome.headers.contains(name: "transfer-encoding"))
@@ -109,7 +114,8 @@ struct ResponseFramingTests {
         arguments: [HTTPResponseStatus.ok, .notFound, .badGateway]
     )
     func chunkedForHTTP11(status: HTTPResponseStatus) {
-        let outcome = Self.frame([("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")], status: status)
+        let outcome = Self.frame(
+            [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")], status: status)
         #expect(outcome.framing == .chunked)
         #expect(outcome.headers.map(\.name) == ["Content-Type", "Cache-Control", "Transfer-Encoding"])
         #expect(outcome.headers["transfer-encoding"] == ["chunked"])
@@ -122,7 +128,9 @@ struct ResponseFramingTests {
         #expect(outcome.headers["transfer-encoding"] == ["chunked"])
     }
 
-    @Test("HTTP/1.0 clients without a length get the body until close and no Transfer-Encoding", arguments: [HTTPMethod.GET, .POST])
+    @Test(
+        "HTTP/1.0 clients without a length get the body until close and no Transfer-Encoding",
+        arguments: [HTTPMethod.GET, .POST])
     func untilCloseForHTTP10(method: HTTPMethod) {
         let outcome = Self.frame([("Content-Type", "text/event-stream")], method: method, client: .http1_0)
         #expect(outcome.framing == .untilClose)

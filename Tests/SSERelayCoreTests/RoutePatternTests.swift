@@ -11,7 +11,10 @@ struct RoutePatternTests {
         arguments: [
             (
                 "/api/conversation/:conversationId/stream",
-                [RoutePattern.Segment.literal("api"), .literal("conversation"), .parameter("conversationId"), .literal("stream")]
+                [
+                    RoutePattern.Segment.literal("api"), .literal("conversation"), .parameter("conversationId"),
+                    .literal("stream"),
+                ]
             ),
             ("/", [.literal("")]),
             ("/events", [.literal("events")]),

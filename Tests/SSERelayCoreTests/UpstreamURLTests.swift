@@ -28,7 +28,9 @@ struct UpstreamURLTests {
         #expect(url.port == port)
     }
 
-    @Test("Rejects https with a message about TLS", arguments: ["https://127.0.0.1:3000", "HTTPS://backend", "https://[::1]:443/"])
+    @Test(
+        "Rejects https with a message about TLS",
+        arguments: ["https://127.0.0.1:3000", "HTTPS://backend", "https://[::1]:443/"])
     func rejectsHTTPS(text: String) {
         let error = #expect(throws: ConfigurationValueError.self) { try UpstreamURL(parsing: text) }
         #expect(error?.message.contains("TLS") == true)
@@ -37,7 +39,10 @@ struct UpstreamURLTests {
 
     @Test(
         "Rejects other schemes and bare addresses",
-        arguments: ["127.0.0.1:3000", "backend", "", "ftp://backend", "ws://backend:80", "http:/backend", "http//backend", "unix:///tmp/s"]
+        arguments: [
+            "127.0.0.1:3000", "backend", "", "ftp://backend", "ws://backend:80", "http:/backend", "http//backend",
+            "unix:///tmp/s",
+        ]
     )
     func rejectsNonHTTP(text: String) {
         let error = #expect(throws: ConfigurationValueError.self) { try UpstreamURL(parsing: text) }
@@ -63,7 +68,12 @@ struct UpstreamURLTests {
         #expect(error?.message.hasPrefix("expected only scheme, host and port") == true)
     }
 
-    @Test("Rejects bad hosts and ports", arguments: ["http://", "http:///", "http://backend:", "http://backend:http", "http://backend:65536", "http://[::1]:", "http://[::1", "http://::1:3000", "http://bad host"])
+    @Test(
+        "Rejects bad hosts and ports",
+        arguments: [
+            "http://", "http:///", "http://backend:", "http://backend:http", "http://backend:65536", "http://[::1]:",
+            "http://[::1", "http://::1:3000", "http://bad host",
+        ])
     func rejectsBadAuthority(text: String) {
         let error = #expect(throws: ConfigurationValueError.self) { try UpstreamURL(parsing: text) }
         #expect(error?.message.hasPrefix("expected HOST:PORT") == true)

@@ -33,7 +33,8 @@ struct CommandLineTests {
     }
 
     private func writeTemporary(_ json: String) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sse-relay-\(UUID().uuidString).json").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sse-relay-\(UUID().uuidString).json")
+            .path
         try json.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
@@ -53,7 +54,10 @@ struct CommandLineTests {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let outcome = try self.run(["check-config", path])
         #expect(outcome.status == 78)
-        #expect(outcome.errors.contains("\(path): streams[0].retryMs: expected a whole number from 0 to 86400000 or null, got the string \"2s\""))
+        #expect(
+            outcome.errors.contains(
+                "\(path): streams[0].retryMs: expected a whole number from 0 to 86400000 or null, got the string \"2s\""
+            ))
         #expect(outcome.errors.contains("\(path): limits.maxConections: unknown key"))
     }
 

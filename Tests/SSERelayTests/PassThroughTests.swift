@@ -17,14 +17,18 @@ struct PassThroughTests {
         var bodySha256: String
     }
 
-    @Test("methods reach the upstream with their target, body and forwarding headers", arguments: [
-        HTTPMethod.GET, .POST, .PUT, .DELETE, .PATCH, .OPTIONS,
-    ])
+    @Test(
+        "methods reach the upstream with their target, body and forwarding headers",
+        arguments: [
+            HTTPMethod.GET, .POST, .PUT, .DELETE, .PATCH, .OPTIONS,
+        ])
     func methods(method: HTTPMethod) async throws {
         try await withRelay { relay in
             let body: ByteBuffer? = method == .GET ? nil : ByteBuffer(string: "payload for \(method)")
-            let viaRelay = try await fetch(relay.address, method, "/echo?x=1&y=%20", headers: [("X-Custom", "kept")], body: body)
-            let direct = try await fetch(relay.backendAddress, method, "/echo?x=1&y=%20", headers: [("X-Custom", "kept")], body: body)
+            let viaRelay = try await fetch(
+                relay.address, method, "/echo?x=1&y=%20", headers: [("X-Custom", "kept")], body: body)
+            let direct = try await fetch(
+                relay.backendAddress, method, "/echo?x=1&y=%20", headers: [("X-Custom", "kept")], body: body)
             #expect(viaRelay.status == .ok)
             let relayed = try JSONDecoder().decode(Echo.self, from: Data(viaRelay.body.readableBytesView))
             let expected = try JSONDecoder().decode(Echo.self, from: Data(direct.body.readableBytesView))
@@ -128,14 +132,17 @@ struct PassThroughTests {
     func keepAliveReuse() async throws {
         struct Stats: Decodable { var connections: Int }
         try await withRelay(dedicatedBackend: true) { relay in
-            let before = try JSONDecoder().decode(Stats.self, from: Data(try await fetch(relay.backendAddress, .GET, "/stats").body.readableBytesView))
+            let before = try JSONDecoder().decode(
+                Stats.self, from: Data(try await fetch(relay.backendAddress, .GET, "/stats").body.readableBytesView))
             try await HTTPTestConnection.withConnection(to: relay.address) { connection in
                 for index in 0..<20 {
-                    let response = try await connection.request(.GET, index.isMultiple(of: 2) ? "/hello" : "/status/404")
+                    let response = try await connection.request(
+                        .GET, index.isMultiple(of: 2) ? "/hello" : "/status/404")
                     #expect(response.status == (index.isMultiple(of: 2) ? .ok : .notFound))
                 }
             }
-            let after = try JSONDecoder().decode(Stats.self, from: Data(try await fetch(relay.backendAddress, .GET, "/stats").body.readableBytesView))
+            let after = try JSONDecoder().decode(
+                Stats.self, from: Data(try await fetch(relay.backendAddress, .GET, "/stats").body.readableBytesView))
             // One connection from the relay's pool, one from the second direct /stats request.
             #expect(after.connections - before.connections == 2)
         }
@@ -145,11 +152,13 @@ struct PassThroughTests {
     func http10() async throws {
         try await withRelay { relay in
             try await HTTPTestConnection.withConnection(to: relay.address) { connection in
-                let response = try await connection.request(.GET, "/hello", version: .http1_0, headers: [("Connection", "keep-alive")])
+                let response = try await connection.request(
+                    .GET, "/hello", version: .http1_0, headers: [("Connection", "keep-alive")])
                 #expect(response.head.version == .http1_0)
                 #expect(response.text == "hello world")
                 #expect(response.header("Connection") == "keep-alive")
-                let streamed = try await connection.request(.GET, "/bytes/100000", version: .http1_0, headers: [("Connection", "keep-alive")])
+                let streamed = try await connection.request(
+                    .GET, "/bytes/100000", version: .http1_0, headers: [("Connection", "keep-alive")])
                 #expect(streamed.body.readableBytes == 100_000)
                 #expect(streamed.header("Transfer-Encoding") == nil)
                 #expect(try await connection.isClosedByServer())
@@ -173,7 +182,8 @@ struct PassThroughTests {
     func upgrade() async throws {
         try await withRelay { relay in
             try await RawTestConnection.withConnection(to: relay.address) { connection in
-                try await connection.write("GET /ws HTTP/1.1\r\nHost: relay.test\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+                try await connection.write(
+                    "GET /ws HTTP/1.1\r\nHost: relay.test\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
                 let head = try await connection.read(until: "\r\n\r\n")
                 #expect(head.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"))
                 #expect(head.lowercased().contains("upgrade: echo"))
@@ -189,7 +199,8 @@ struct PassThroughTests {
     func expectContinue() async throws {
         try await withRelay { relay in
             try await RawTestConnection.withConnection(to: relay.address) { connection in
-                try await connection.write("POST /upload HTTP/1.1\r\nHost: relay.test\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+                try await connection.write(
+                    "POST /upload HTTP/1.1\r\nHost: relay.test\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
                 #expect(try await connection.read(until: "\r\n\r\n") == "HTTP/1.1 100 Continue\r\n\r\n")
                 try await connection.write("hello")
                 let head = try await connection.read(until: "\r\n\r\n")
@@ -204,7 +215,8 @@ struct PassThroughTests {
         try await withRelay { relay in
             try await RawTestConnection.withConnection(to: relay.address) { connection in
                 try await connection.write(
-                    "GET /status/404 HTTP/1.1\r\nHost: a\r\n\r\nGET /hello HTTP/1.1\r\nHost: a\r\n\r\nGET /status/500 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                    "GET /status/404 HTTP/1.1\r\nHost: a\r\n\r\nGET /hello HTTP/1.1\r\nHost: a\r\n\r\nGET /status/500 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+                )
                 let all = try await connection.readToEnd()
                 // A body without a line ending can be followed directly by the next status line.
                 let statuses = all.ranges(of: "HTTP/1.1 ").map { all[$0.upperBound...].prefix(3) }
@@ -220,7 +232,8 @@ extension PassThroughTests {
     func upgradeWithEarlyBytes() async throws {
         try await withRelay { relay in
             try await RawTestConnection.withConnection(to: relay.address) { connection in
-                try await connection.write("GET /ws HTTP/1.1\r\nHost: relay.test\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nearly-bytes")
+                try await connection.write(
+                    "GET /ws HTTP/1.1\r\nHost: relay.test\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nearly-bytes")
                 let head = try await connection.read(until: "\r\n\r\n")
                 #expect(head.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"))
                 #expect(try await connection.read(until: "early-bytes") == "early-bytes")

@@ -41,14 +41,16 @@ struct ProxyErrorTests {
         }
     }
 
-    @Test("malformed requests get 400 and a closed connection; the relay serves on", arguments: [
-        "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
-        "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
-        "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n",
-        "NOT A REQUEST\r\n\r\n",
-        "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-        "GET / HTTP/9.9\r\nHost: a\r\n\r\n",
-    ])
+    @Test(
+        "malformed requests get 400 and a closed connection; the relay serves on",
+        arguments: [
+            "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+            "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n",
+            "NOT A REQUEST\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            "GET / HTTP/9.9\r\nHost: a\r\n\r\n",
+        ])
     func malformed(request: String) async throws {
         try await withRelay { relay in
             try await RawTestConnection.withConnection(to: relay.address) { connection in
@@ -65,7 +67,8 @@ struct ProxyErrorTests {
     func oversizedHeaders() async throws {
         try await withRelay({ $0.limits.maxHeaderBytes = 4096 }) { relay in
             try await RawTestConnection.withConnection(to: relay.address) { connection in
-                try await connection.write("GET / HTTP/1.1\r\nHost: a\r\nX-Big: \(String(repeating: "a", count: 5000))\r\n\r\n")
+                try await connection.write(
+                    "GET / HTTP/1.1\r\nHost: a\r\nX-Big: \(String(repeating: "a", count: 5000))\r\n\r\n")
                 let answer = try await connection.readToEnd()
                 #expect(answer.hasPrefix("HTTP/1.1 431 Request Header Fields Too Large\r\n"))
                 #expect(answer.contains("request header block exceeds 4096 bytes"))
@@ -152,10 +155,13 @@ extension ProxyErrorTests {
         // One event loop, so the one allowed upstream connection is this loop's whole pool.
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let result = await Result(catching: {
-            try await withRelay(dedicatedBackend: true, group: group, {
-                $0.upstream.maxConnections = 1
-                $0.upstream.connectTimeoutSeconds = 0.2
-            }) { relay in
+            try await withRelay(
+                dedicatedBackend: true, group: group,
+                {
+                    $0.upstream.maxConnections = 1
+                    $0.upstream.connectTimeoutSeconds = 0.2
+                }
+            ) { relay in
                 try await RawTestConnection.withConnection(to: relay.address) { hanging in
                     // Holds the only upstream connection: the backend never answers /hang.
                     var counter = try await BackendRequestCounter(relay: relay)

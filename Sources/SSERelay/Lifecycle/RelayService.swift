@@ -1,7 +1,7 @@
 public import Logging
 import NIOCore
-public import ServiceLifecycle
 public import SSERelayCore
+public import ServiceLifecycle
 
 /// The relay as a swift-service-lifecycle `Service`: binds the listeners, serves until a
 /// graceful shutdown is requested (SIGTERM, SIGINT), then drains within
@@ -30,7 +30,8 @@ public struct RelayService: Service, CustomStringConvertible {
             ]
         )
         try? await gracefulShutdown()
-        self.logger.notice("shutting down", metadata: ["grace_seconds": .stringConvertible(self.configuration.shutdownGraceSeconds)])
+        self.logger.notice(
+            "shutting down", metadata: ["grace_seconds": .stringConvertible(self.configuration.shutdownGraceSeconds)])
         await proxy.shutdown(gracePeriod: .fractionalSeconds(self.configuration.shutdownGraceSeconds))
         self.logger.notice("stopped")
     }

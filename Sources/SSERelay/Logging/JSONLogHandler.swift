@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 public import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Writes one JSON object per line to stderr, for journald and log shippers:
 ///
@@ -50,7 +51,8 @@ public struct JSONLogHandler: LogHandler {
             line += ",\"error\":"
             JSONText.appendString("\(error)", to: &line)
         }
-        let reserved: Set<String> = event.error == nil ? ["ts", "level", "msg", "label"] : ["ts", "level", "msg", "label", "error"]
+        let reserved: Set<String> =
+            event.error == nil ? ["ts", "level", "msg", "label"] : ["ts", "level", "msg", "label", "error"]
         for key in fields.keys.sorted() where !reserved.contains(key) {
             line += ","
             JSONText.appendString(key, to: &line)

@@ -19,7 +19,8 @@ extension ProxyHandler {
         headers.add(name: "Connection", value: "upgrade")
         headers.add(name: "Upgrade", value: upgrade.isEmpty ? (exchange.upgrade ?? "") : upgrade)
         context.writeAndFlush(
-            self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: headers))),
+            self.wrapOutboundOut(
+                .head(HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: headers))),
             promise: nil
         )
         self.state = .tunnelling

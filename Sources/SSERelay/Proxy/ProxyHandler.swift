@@ -115,14 +115,18 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if parserError == .headerOverflow {
             response = ErrorResponse(
                 status: .requestHeaderFieldsTooLarge,
-                message: "request header block exceeds \(self.settings.limits.maxHeaderBytes) bytes or \(ProxySettings.maxHeaderFieldCount) fields"
+                message:
+                    "request header block exceeds \(self.settings.limits.maxHeaderBytes) bytes or \(ProxySettings.maxHeaderFieldCount) fields"
             )
         } else {
             response = ErrorResponse(status: .badRequest, message: "malformed HTTP request: \(parserError)")
         }
         self.logger.notice(
             "rejected request",
-            metadata: ["client": "\(self.clientAddress ?? "-")", "status": "\(response.status.code)", "error": "\(parserError)"]
+            metadata: [
+                "client": "\(self.clientAddress ?? "-")", "status": "\(response.status.code)",
+                "error": "\(parserError)",
+            ]
         )
         switch self.state {
         case .idle:
@@ -202,7 +206,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
         if head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
             // The relay reads the body itself, so it tells the client to go ahead at once.
-            context.writeAndFlush(self.wrapOutboundOut(.head(.init(version: head.version, status: .continue))), promise: nil)
+            context.writeAndFlush(
+                self.wrapOutboundOut(.head(.init(version: head.version, status: .continue))), promise: nil)
         }
 
         if ProxyHeaderPolicy.requestHasBody(head) {
@@ -245,7 +250,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 self.context?.close(promise: nil)
             } else {
                 self.respondAndClose(
-                    ErrorResponse(status: .requestTimeout, message: "request body stalled for \(self.settings.limits.idleTimeoutSeconds.secondsText)"),
+                    ErrorResponse(
+                        status: .requestTimeout,
+                        message: "request body stalled for \(self.settings.limits.idleTimeoutSeconds.secondsText)"),
                     version: exchange.request.version
                 )
             }
@@ -354,7 +361,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         exchange.responseStatus = response.status
         let body = response.body(allocator: context.channel.allocator)
         exchange.bytesSent = body.readableBytes
-        context.write(self.wrapOutboundOut(.head(response.head(version: exchange.request.version, close: !exchange.keepAlive))), promise: nil)
+        context.write(
+            self.wrapOutboundOut(.head(response.head(version: exchange.request.version, close: !exchange.keepAlive))),
+            promise: nil)
         context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         self.finish(exchange)
     }
@@ -417,7 +426,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if isFirstRequest {
                 self.logger.notice("request header timeout", metadata: ["client": "\(self.clientAddress ?? "-")"])
                 self.respondAndClose(
-                    ErrorResponse(status: .requestTimeout, message: "request header not received within \(seconds.secondsText)"),
+                    ErrorResponse(
+                        status: .requestTimeout, message: "request header not received within \(seconds.secondsText)"),
                     version: .http1_1
                 )
             } else {
@@ -433,7 +443,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.state = .closing
         let channel = context.channel
         context.write(self.wrapOutboundOut(.head(response.head(version: version, close: true))), promise: nil)
-        context.write(self.wrapOutboundOut(.body(.byteBuffer(response.body(allocator: channel.allocator)))), promise: nil)
+        context.write(
+            self.wrapOutboundOut(.body(.byteBuffer(response.body(allocator: channel.allocator)))), promise: nil)
         context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in
             channel.close(promise: nil)
         }

@@ -51,7 +51,8 @@ public struct UpstreamError: Error, Sendable, Hashable, CustomStringConvertible 
     )
 
     static func invalidResponse(_ error: any Error) -> Self {
-        .init(reason: "invalid_response", detail: "upstream sent an invalid HTTP response: \(error)", status: .badGateway)
+        .init(
+            reason: "invalid_response", detail: "upstream sent an invalid HTTP response: \(error)", status: .badGateway)
     }
 
     static func noConnectionAvailable(limit: Int, seconds: Double) -> Self {

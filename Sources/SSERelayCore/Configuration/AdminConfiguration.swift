@@ -14,9 +14,11 @@ public struct AdminConfiguration: Sendable, Hashable {
         if let value = reader.value("listen"), value == .null {
             self.listen = nil
         } else {
-            self.listen = reader.parsed("listen", default: self.listen, { text throws(ConfigurationValueError) in
-                try HostAndPort(parsing: text)
-            })
+            self.listen = reader.parsed(
+                "listen", default: self.listen,
+                { text throws(ConfigurationValueError) in
+                    try HostAndPort(parsing: text)
+                })
         }
         self.token = reader.optionalString("token", default: nil)
         if let token = self.token, token.isEmpty {

@@ -102,7 +102,8 @@ struct ConfigurationObjectReader {
             return number
         default:
             let bounds = "\(range.lowerBound.formattedForMessage) to \(range.upperBound.formattedForMessage)"
-            self.report(key, "expected a number of seconds from \(bounds)\(nullable ? " or null" : ""), got \(value.summary)")
+            self.report(
+                key, "expected a number of seconds from \(bounds)\(nullable ? " or null" : ""), got \(value.summary)")
             return defaultValue
         }
     }

@@ -20,7 +20,10 @@ public struct ConfigurationOverrides: Sendable, Hashable {
     public func applied(to configuration: RelayConfiguration) throws(ConfigurationError) -> RelayConfiguration {
         var result = configuration
         var problems: [ConfigurationError.Problem] = []
-        func apply<Value>(_ text: String?, flag: String, _ parse: (String) throws(ConfigurationValueError) -> Value, _ set: (Value) -> Void) {
+        func apply<Value>(
+            _ text: String?, flag: String, _ parse: (String) throws(ConfigurationValueError) -> Value,
+            _ set: (Value) -> Void
+        ) {
             guard let text else { return }
             do {
                 set(try parse(text))
@@ -31,13 +34,16 @@ public struct ConfigurationOverrides: Sendable, Hashable {
         apply(self.listen, flag: "--listen", HostAndPort.init(parsing:)) { result.listen = $0 }
         apply(self.upstream, flag: "--upstream", UpstreamURL.init(parsing:)) { result.upstream.url = $0 }
         apply(self.admin, flag: "--admin", HostAndPort.init(parsing:)) { result.admin.listen = $0 }
-        apply(self.logLevel, flag: "--log-level", { text throws(ConfigurationValueError) in
-            guard let level = LogConfiguration.Level(rawValue: text.lowercased()) else {
-                let levels = LogConfiguration.Level.allCases.map(\.rawValue).joined(separator: ", ")
-                throw ConfigurationValueError("expected one of \(levels)")
+        apply(
+            self.logLevel, flag: "--log-level",
+            { text throws(ConfigurationValueError) in
+                guard let level = LogConfiguration.Level(rawValue: text.lowercased()) else {
+                    let levels = LogConfiguration.Level.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw ConfigurationValueError("expected one of \(levels)")
+                }
+                return level
             }
-            return level
-        }) { result.log.level = $0 }
+        ) { result.log.level = $0 }
         // The file's own check (`admin.listen` must differ from `listen`) ran before the flags
         // were applied, so a flag that moves either listener onto the other is caught here,
         // before anything listens, instead of failing later with "address in use".
@@ -47,7 +53,8 @@ public struct ConfigurationOverrides: Sendable, Hashable {
             let problem: ConfigurationError.Problem =
                 self.admin != nil
                 ? .init(location: "--admin", message: "must differ from listen (\(result.listen))")
-                : .init(location: "--listen", message: "must differ from admin.listen (\(admin)), which --admin can move")
+                : .init(
+                    location: "--listen", message: "must differ from admin.listen (\(admin)), which --admin can move")
             problems.append(problem)
         }
         guard problems.isEmpty else {

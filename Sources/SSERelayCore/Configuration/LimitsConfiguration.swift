@@ -31,6 +31,7 @@ public struct LimitsConfiguration: Sendable, Hashable {
             "replayMemoryBytes", default: self.replayMemoryBytes, in: 0...(1 << 40))
         self.headerReadTimeoutSeconds = reader.seconds(
             "headerReadTimeoutSeconds", default: self.headerReadTimeoutSeconds, in: 0.001...3600)
-        self.idleTimeoutSeconds = reader.seconds("idleTimeoutSeconds", default: self.idleTimeoutSeconds, in: 0.001...86400)
+        self.idleTimeoutSeconds = reader.seconds(
+            "idleTimeoutSeconds", default: self.idleTimeoutSeconds, in: 0.001...86400)
     }
 }

@@ -32,9 +32,11 @@ extension RelayConfiguration {
                 reading: upstream, at: reader.path.appending("upstream"), problems: problems)
         }
         self.admin = reader.object("admin", default: self.admin) { AdminConfiguration(reading: &$0) }
-        self.streams = reader.array("streams", default: self.streams, StreamRouteConfiguration.init(reading:at:problems:))
+        self.streams = reader.array(
+            "streams", default: self.streams, StreamRouteConfiguration.init(reading:at:problems:))
         self.limits = reader.object("limits", default: self.limits) { LimitsConfiguration(reading: &$0) }
-        self.shutdownGraceSeconds = reader.seconds("shutdownGraceSeconds", default: self.shutdownGraceSeconds, in: 0...86400)
+        self.shutdownGraceSeconds = reader.seconds(
+            "shutdownGraceSeconds", default: self.shutdownGraceSeconds, in: 0...86400)
         self.log = reader.object("log", default: self.log) { LogConfiguration(reading: &$0) }
     }
 

@@ -91,7 +91,8 @@ extension StreamRouteConfiguration {
         self.retryMs = reader.optionalInteger("retryMs", default: defaults.retryMs, in: 0...86_400_000)
         self.ids = reader.choice("ids", default: defaults.ids)
         self.joinFrom = reader.choice("joinFrom", default: defaults.joinFrom)
-        self.heartbeatSeconds = reader.optionalSeconds("heartbeatSeconds", default: defaults.heartbeatSeconds, in: 0.01...86400)
+        self.heartbeatSeconds = reader.optionalSeconds(
+            "heartbeatSeconds", default: defaults.heartbeatSeconds, in: 0.01...86400)
         self.upstreamLingerSeconds = reader.optionalSeconds(
             "upstreamLingerSeconds", default: defaults.upstreamLingerSeconds, in: 0...86400)
         self.retainSeconds = reader.seconds("retainSeconds", default: defaults.retainSeconds, in: 0...604_800)

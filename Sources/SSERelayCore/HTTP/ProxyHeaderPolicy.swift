@@ -31,7 +31,8 @@ public enum ProxyHeaderPolicy {
         if let clientAddress {
             let previous = headers[canonicalForm: "x-forwarded-for"]
             headers.remove(name: "x-forwarded-for")
-            headers.add(name: "X-Forwarded-For", value: (previous.map(String.init) + [clientAddress]).joined(separator: ", "))
+            headers.add(
+                name: "X-Forwarded-For", value: (previous.map(String.init) + [clientAddress]).joined(separator: ", "))
         }
         if !headers.contains(name: "x-forwarded-proto") {
             headers.add(name: "X-Forwarded-Proto", value: "http")

@@ -25,7 +25,8 @@ public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
 
     public init(parsing text: String) throws(ConfigurationValueError) {
         guard text.hasPrefix("/") else {
-            throw ConfigurationValueError("expected a path starting with / such as /api/conversation/:conversationId/stream")
+            throw ConfigurationValueError(
+                "expected a path starting with / such as /api/conversation/:conversationId/stream")
         }
         var names: Set<String> = []
         var segments: [Segment] = []

@@ -64,7 +64,9 @@ public struct EventStreamParser: Sendable {
         return dropped
     }
 
-    private mutating func feed(_ bytes: UnsafeRawBufferPointer, into outputs: inout [Output]) throws(EventStreamParserError) {
+    private mutating func feed(_ bytes: UnsafeRawBufferPointer, into outputs: inout [Output])
+        throws(EventStreamParserError)
+    {
         var index = 0
         let count = bytes.count
         if let progress = self.bomProgress {

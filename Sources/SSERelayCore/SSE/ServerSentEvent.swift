@@ -50,13 +50,17 @@ public struct ServerSentEvent: Sendable, Hashable {
     /// The `data` of the event as a browser dispatches it: the data lines joined by LF, or
     /// `nil` when the event has no data line (a browser then dispatches nothing).
     public var data: String? {
-        let values = self.lines.filter { $0.field == "data" }.map { String(decoding: ServerSentEvent.value(of: $0.raw), as: UTF8.self) }
+        let values = self.lines.filter { $0.field == "data" }.map {
+            String(decoding: ServerSentEvent.value(of: $0.raw), as: UTF8.self)
+        }
         return values.isEmpty ? nil : values.joined(separator: "\n")
     }
 
     /// The event type (`event` field), when given.
     public var type: String? {
-        self.lines.last { $0.field == "event" }.map { String(decoding: ServerSentEvent.value(of: $0.raw), as: UTF8.self) }
+        self.lines.last { $0.field == "event" }.map {
+            String(decoding: ServerSentEvent.value(of: $0.raw), as: UTF8.self)
+        }
     }
 
     /// The value part of a field line: after the first colon, less one leading space; empty for

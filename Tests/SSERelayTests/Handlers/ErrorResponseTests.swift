@@ -99,7 +99,8 @@ struct ErrorResponseTests {
         let channel = EmbeddedChannel(handler: ByteToMessageHandler(HTTPResponseDecoder()))
         defer { _ = try? channel.finish(acceptAlreadyClosed: true) }
         // The response decoder pairs each response with a request it saw go out.
-        try channel.writeOutbound(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")))
+        try channel.writeOutbound(
+            HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")))
         try channel.writeOutbound(HTTPClientRequestPart.end(nil))
 
         try channel.writeInbound(response.encoded(allocator: channel.allocator))

@@ -112,7 +112,9 @@ struct JSONLogHandlerTests {
         let scalar = try #require(Unicode.Scalar(value))
         let input = "<\(Character(scalar))>"
         let literal = Self.stringLiteral(input)
-        #expect(literal.unicodeScalars.allSatisfy { $0.value >= 0x20 }, "raw control character in \(literal.debugDescription)")
+        #expect(
+            literal.unicodeScalars.allSatisfy { $0.value >= 0x20 },
+            "raw control character in \(literal.debugDescription)")
         let parsed = try Self.parse(literal)
         #expect(parsed == .string(input))
     }
@@ -145,8 +147,12 @@ struct JSONLogHandlerTests {
         ValueCase(name: "string that looks like a number", value: "42", text: #""42""#, parsed: .string("42")),
         ValueCase(name: "Int", value: .stringConvertible(42), text: "42", parsed: .number(42)),
         ValueCase(name: "negative Int", value: .stringConvertible(-7), text: "-7", parsed: .number(-7)),
-        ValueCase(name: "Int64", value: .stringConvertible(Int64.min), text: "-9223372036854775808", parsed: .number(-9.223372036854775808e18)),
-        ValueCase(name: "UInt64", value: .stringConvertible(UInt64(1) << 40), text: "1099511627776", parsed: .number(1_099_511_627_776)),
+        ValueCase(
+            name: "Int64", value: .stringConvertible(Int64.min), text: "-9223372036854775808",
+            parsed: .number(-9.223372036854775808e18)),
+        ValueCase(
+            name: "UInt64", value: .stringConvertible(UInt64(1) << 40), text: "1099511627776",
+            parsed: .number(1_099_511_627_776)),
         ValueCase(name: "true", value: .stringConvertible(true), text: "true", parsed: .bool(true)),
         ValueCase(name: "false", value: .stringConvertible(false), text: "false", parsed: .bool(false)),
         ValueCase(name: "Double", value: .stringConvertible(1.5), text: "1.5", parsed: .number(1.5)),
@@ -155,8 +161,10 @@ struct JSONLogHandlerTests {
         ValueCase(name: "large Double", value: .stringConvertible(1e20), text: "1e+20", parsed: .number(1e20)),
         ValueCase(name: "small Double", value: .stringConvertible(0.00001), text: "1e-05", parsed: .number(0.00001)),
         ValueCase(name: "NaN", value: .stringConvertible(Double.nan), text: #""nan""#, parsed: .string("nan")),
-        ValueCase(name: "infinity", value: .stringConvertible(Double.infinity), text: #""inf""#, parsed: .string("inf")),
-        ValueCase(name: "-infinity", value: .stringConvertible(-Double.infinity), text: #""-inf""#, parsed: .string("-inf")),
+        ValueCase(
+            name: "infinity", value: .stringConvertible(Double.infinity), text: #""inf""#, parsed: .string("inf")),
+        ValueCase(
+            name: "-infinity", value: .stringConvertible(-Double.infinity), text: #""-inf""#, parsed: .string("-inf")),
         ValueCase(
             name: "other convertible",
             value: .stringConvertible(Quoted()),

@@ -54,7 +54,8 @@ final class BackendProcess: Sendable {
             let port = try? JSONDecoder().decode(Announcement.self, from: Data(line)).port
         else {
             process.terminate()
-            throw FixtureError("the backend fixture did not announce its port: \(String(decoding: announced, as: UTF8.self))")
+            throw FixtureError(
+                "the backend fixture did not announce its port: \(String(decoding: announced, as: UTF8.self))")
         }
         return BackendProcess(port: port, process: process)
     }

@@ -103,7 +103,9 @@ final class HTTPTestConnection {
                 return TestResponse(head: head, body: body)
             }
         }
-        throw FixtureError("connection closed before the response was complete (head: \(head.map { "\($0.status)" } ?? "none"), \(body.readableBytes) body bytes)")
+        throw FixtureError(
+            "connection closed before the response was complete (head: \(head.map { "\($0.status)" } ?? "none"), \(body.readableBytes) body bytes)"
+        )
     }
 
     /// Whether the server closed the connection (the next read finds the end of the stream).

@@ -48,7 +48,8 @@ final class RawTestConnection {
                 return self.received.readString(length: length) ?? ""
             }
             guard var chunk = try await self.inbound.next() else {
-                throw FixtureError("closed before \(marker.debugDescription); got \(String(buffer: self.received).debugDescription)")
+                throw FixtureError(
+                    "closed before \(marker.debugDescription); got \(String(buffer: self.received).debugDescription)")
             }
             self.received.writeBuffer(&chunk)
         }
