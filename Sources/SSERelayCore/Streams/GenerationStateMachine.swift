@@ -1,0 +1,111 @@
+/// The lifecycle of one generation (SPEC §2, §3) as a value: each input returns the
+/// ``Action`` the I/O code carries out, so every transition is testable without sockets or
+/// clocks.
+///
+/// ```
+/// active ──last client leaves──▶ lingering ──linger over──▶ failed (upstream cancelled)
+///   ▲ ◀──────client joins───────────┘
+///   ├──upstream ends cleanly──▶ finished ──retainSeconds──▶ discarded
+///   └──upstream fails─────────▶ failed   ──retainSeconds──▶ discarded
+/// ```
+///
+/// `active` and `lingering` cover the time before the upstream's response head too: waiting
+/// clients count like any others.
+public struct GenerationStateMachine: Sendable, Hashable {
+    public enum State: String, Sendable, Hashable {
+        /// The upstream is open and clients are attached.
+        case active
+        /// The upstream is open and no client is attached.
+        case lingering
+        /// The upstream ended cleanly; retained for resumption.
+        case finished
+        /// The upstream was reset, timed out or cancelled; retained for resumption.
+        case failed
+        /// Dropped from the registry; no transition leaves this state.
+        case discarded
+    }
+
+    /// What the I/O code does after a transition.
+    public enum Action: Sendable, Hashable {
+        case none
+        /// Start the linger timer (`upstreamLingerSeconds`).
+        case startLingerTimer(seconds: Double)
+        /// A client came back: cancel the linger timer.
+        case cancelLingerTimer
+        /// Nobody came back: close the upstream request, then start retention.
+        case cancelUpstream(retainSeconds: Double)
+        /// The upstream is over (stop any linger timer): keep the events for `retainSeconds`.
+        case startRetentionTimer(seconds: Double)
+        /// Remove the generation and free its buffer.
+        case discard
+    }
+
+    public private(set) var state = State.active
+    public private(set) var clientCount = 0
+    /// `upstreamLingerSeconds`; `nil` runs the upstream to completion with no client.
+    public let lingerSeconds: Double?
+    public let retainSeconds: Double
+
+    public init(lingerSeconds: Double?, retainSeconds: Double) {
+        self.lingerSeconds = lingerSeconds
+        self.retainSeconds = retainSeconds
+    }
+
+    /// Whether the upstream request is still open.
+    public var isUpstreamOpen: Bool { self.state == .active || self.state == .lingering }
+
+    public mutating func clientJoined() -> Action {
+        self.clientCount += 1
+        guard self.state == .lingering else { return .none }
+        self.state = .active
+        return self.lingerSeconds == nil ? .none : .cancelLingerTimer
+    }
+
+    public mutating func clientLeft() -> Action {
+        self.clientCount = max(0, self.clientCount - 1)
+        guard self.state == .active, self.clientCount == 0 else { return .none }
+        self.state = .lingering
+        return self.lingerSeconds.map { .startLingerTimer(seconds: $0) } ?? .none
+    }
+
+    public mutating func lingerExpired() -> Action {
+        guard self.state == .lingering else { return .none }
+        self.state = .failed
+        return .cancelUpstream(retainSeconds: self.retainSeconds)
+    }
+
+    public mutating func upstreamEnded() -> Action {
+        self.endUpstream(as: .finished)
+    }
+
+    public mutating func upstreamFailed() -> Action {
+        self.endUpstream(as: .failed)
+    }
+
+    /// The upstream answered with something that is not an event stream: the answer goes to
+    /// the waiting clients and the generation is not retained.
+    public mutating func upstreamRejected() -> Action {
+        guard self.state != .discarded else { return .none }
+        self.state = .discarded
+        return .discard
+    }
+
+    public mutating func retentionExpired() -> Action {
+        guard self.state == .finished || self.state == .failed else { return .none }
+        self.state = .discarded
+        return .discard
+    }
+
+    /// Dropped to free memory (`limits.replayMemoryBytes`) before its retention ended.
+    public mutating func evicted() -> Action {
+        self.retentionExpired()
+    }
+
+    /// The upstream closed; a linger timer that may be running is moot, and the I/O code
+    /// cancels it with every upstream ending.
+    private mutating func endUpstream(as ending: State) -> Action {
+        guard self.isUpstreamOpen else { return .none }
+        self.state = ending
+        return .startRetentionTimer(seconds: self.retainSeconds)
+    }
+}

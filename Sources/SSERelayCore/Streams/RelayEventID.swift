@@ -1,0 +1,47 @@
+/// A relay id, `<generation>-<seq>` (SPEC §2): the generation's random token and the number of
+/// an event within it, counted from 1; `-0` names the position before the first event.
+public struct RelayEventID: Sendable, Hashable, CustomStringConvertible {
+    /// The generation's token: 16 lowercase hex digits (64 random bits).
+    public var generation: String
+    public var sequence: Int
+
+    public init(generation: String, sequence: Int) {
+        self.generation = generation
+        self.sequence = sequence
+    }
+
+    /// Parses a `Last-Event-ID` value; `nil` when it is not a relay id (then it may be an id the
+    /// upstream gave).
+    public init?(parsing text: String) {
+        guard let dash = text.lastIndex(of: "-") else { return nil }
+        let token = text[..<dash]
+        let digits = text[text.index(after: dash)...]
+        guard token.utf8.count == Self.tokenLength, token.utf8.allSatisfy(Self.isLowerHex),
+            !digits.isEmpty, digits.utf8.count <= 18, digits.utf8.allSatisfy({ (0x30...0x39).contains($0) }),
+            let sequence = Int(digits)
+        else { return nil }
+        self.init(generation: String(token), sequence: sequence)
+    }
+
+    public var description: String { "\(self.generation)-\(self.sequence)" }
+
+    /// A new random generation token.
+    public static func makeGenerationToken<Generator: RandomNumberGenerator>(using generator: inout Generator) -> String
+    {
+        let value = UInt64.random(in: .min ... .max, using: &generator)
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: Self.tokenLength - hex.count) + hex
+    }
+
+    /// A new random generation token from the system's generator.
+    public static func makeGenerationToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return self.makeGenerationToken(using: &generator)
+    }
+
+    static let tokenLength = 16
+
+    private static func isLowerHex(_ byte: UInt8) -> Bool {
+        (0x30...0x39).contains(byte) || (0x61...0x66).contains(byte)
+    }
+}

@@ -1,0 +1,104 @@
+public import NIOCore
+
+/// The events of one generation, encoded once and shared by every client: the replay buffer
+/// and the fan-out queue in one (SPEC §3).
+///
+/// Each event gets a sequence number from 1. A client is a cursor: the sequence number of the
+/// next event it is to receive. Joining from the start, joining live and resuming after an id
+/// differ only in where the cursor starts, and a client's lag is the bytes between its cursor
+/// and the head, which is what `clientQueueBytes` bounds.
+///
+/// Bounded by `maxEvents` and `maxBytes`: appending past either evicts the oldest events. A
+/// cursor that falls behind the oldest retained event has lost events and must be dropped.
+public struct ReplayBuffer: Sendable {
+    /// One retained event.
+    public struct Entry: Sendable, Hashable {
+        public var sequence: Int
+        /// The id clients saw for this event: the upstream's or a relay id.
+        public var id: String
+        /// The event as sent to clients.
+        public var bytes: ByteBuffer
+        /// Bytes appended before this event, over the buffer's whole life.
+        public var offset: Int
+    }
+
+    public let maxEvents: Int
+    public let maxBytes: Int
+
+    private var entries = CircularBuffer<Entry>()
+    private var sequenceByID: [String: Int] = [:]
+    /// Bytes appended over the buffer's whole life: the offset of the head.
+    private var appendedBytes = 0
+
+    /// The sequence number the next event gets; the last event's is one less.
+    public private(set) var nextSequence = 1
+    /// Bytes of the events retained now.
+    public private(set) var retainedBytes = 0
+
+    public init(maxEvents: Int, maxBytes: Int) {
+        self.maxEvents = maxEvents
+        self.maxBytes = maxBytes
+    }
+
+    /// The sequence number of the oldest retained event (equal to ``nextSequence`` when empty).
+    public var firstSequence: Int { self.entries.first?.sequence ?? self.nextSequence }
+
+    /// How many events are retained.
+    public var count: Int { self.entries.count }
+
+    /// Appends an event; returns its sequence number and the bytes evicted to make room.
+    @discardableResult
+    public mutating func append(id: String, bytes: ByteBuffer) -> (sequence: Int, evictedBytes: Int) {
+        let sequence = self.nextSequence
+        self.nextSequence += 1
+        self.entries.append(Entry(sequence: sequence, id: id, bytes: bytes, offset: self.appendedBytes))
+        self.sequenceByID[id] = sequence
+        self.appendedBytes += bytes.readableBytes
+        self.retainedBytes += bytes.readableBytes
+        var evicted = 0
+        // The newest event stays even when it alone exceeds `maxBytes`: live clients still get it.
+        while self.entries.count > self.maxEvents || (self.retainedBytes > self.maxBytes && self.entries.count > 1) {
+            evicted += self.evictOldest()
+        }
+        return (sequence, evicted)
+    }
+
+    /// Drops the oldest event; returns its size (0 when empty). Used for the per-generation
+    /// bounds and for the global `replayMemoryBytes` bound.
+    @discardableResult
+    public mutating func evictOldest() -> Int {
+        guard let oldest = self.entries.popFirst() else { return 0 }
+        self.retainedBytes -= oldest.bytes.readableBytes
+        if self.sequenceByID[oldest.id] == oldest.sequence {
+            self.sequenceByID[oldest.id] = nil
+        }
+        return oldest.bytes.readableBytes
+    }
+
+    /// Drops every event, keeping the numbering.
+    public mutating func removeAll() {
+        while !self.entries.isEmpty {
+            self.evictOldest()
+        }
+    }
+
+    /// The retained event with sequence number `sequence`.
+    public func entry(_ sequence: Int) -> Entry? {
+        let index = sequence - self.firstSequence
+        guard index >= 0, index < self.entries.count else { return nil }
+        return self.entries[self.entries.index(self.entries.startIndex, offsetBy: index)]
+    }
+
+    /// The sequence number of the latest retained event with this id.
+    public func sequence(ofID id: String) -> Int? {
+        self.sequenceByID[id]
+    }
+
+    /// Bytes between a cursor and the head: what a client at `cursor` has yet to receive.
+    /// `nil` when events at the cursor were evicted (the client has lost events).
+    public func lag(from cursor: Int) -> Int? {
+        guard cursor >= self.firstSequence else { return nil }
+        guard let entry = self.entry(cursor) else { return 0 }
+        return self.appendedBytes - entry.offset
+    }
+}
