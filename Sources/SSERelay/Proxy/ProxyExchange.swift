@@ -42,6 +42,11 @@ final class ProxyExchange {
     var upstreamHeadTime: NIODeadline?
     /// Set once the exchange switched to a tunnel.
     var isUpgrading = false
+    /// The stream client, when this is a stream request served by the stream engine.
+    var subscriber: StreamSubscriber?
+    /// How the exchange ended, for the access log: `ok`, or for stream requests `started`,
+    /// `joined`, `resumed`, `no_content`.
+    var outcome = "ok"
 
     init(request: HTTPRequestHead, upstreamHead: HTTPRequestHead, upgrade: String?, startTime: NIODeadline) {
         self.request = request

@@ -31,9 +31,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case closing
     }
 
-    private let settings: ProxySettings
-    private let pool: UpstreamConnectionPool
-    private let logger: Logger
+    let settings: ProxySettings
+    let pool: UpstreamConnectionPool
+    let registry: StreamRegistry
+    let logger: Logger
     /// The HTTP codec handlers in front of this one, removed when the connection is tunnelled.
     let codecHandlers: [any RemovableChannelHandler]
 
@@ -44,18 +45,20 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var waitTimer: Scheduled<Void>?
     private var servedRequests = 0
     private var upstreamNeedsFlush = false
-    private var clientAddress: String?
+    private(set) var clientAddress: String?
     /// Set when the server quiesces: the connection closes after the response in flight.
-    private var isQuiescing = false
+    private(set) var isQuiescing = false
 
     init(
         settings: ProxySettings,
         pool: UpstreamConnectionPool,
+        registry: StreamRegistry,
         logger: Logger,
         codecHandlers: [any RemovableChannelHandler]
     ) {
         self.settings = settings
         self.pool = pool
+        self.registry = registry
         self.logger = logger
         self.codecHandlers = codecHandlers
     }
@@ -86,6 +89,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if case .exchanging(let exchange) = self.state {
             exchange.cancelTimers()
             exchange.connection?.close()
+            exchange.subscriber?.stop()
             self.logAccess(exchange, outcome: "client_closed")
         }
         self.state = .closing
@@ -153,6 +157,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             self.startExchange(head)
+        case .exchanging(let exchange) where exchange.subscriber != nil && !exchange.requestEnded:
+            // A stream request has no body worth sending anywhere: only its end matters.
+            if case .end = part {
+                exchange.requestEnded = true
+            }
         case .exchanging(let exchange):
             if exchange.requestEnded {
                 // The next request of a pipelining client: served after this response.
@@ -183,6 +192,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable, case .exchanging(let exchange) = self.state {
             exchange.connection?.resumeReading()
+            exchange.subscriber?.writabilityChanged()
         }
         context.fireChannelWritabilityChanged()
     }
@@ -210,6 +220,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 self.wrapOutboundOut(.head(.init(version: head.version, status: .continue))), promise: nil)
         }
 
+        if head.method == .GET, upgrade == nil, self.startStream(exchange) {
+            return
+        }
         if ProxyHeaderPolicy.requestHasBody(head) {
             self.armBodyTimer(for: exchange)
         }
@@ -370,10 +383,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Writes the end of the response, logs it, and makes the connection ready for the next
     /// request or closes it.
-    private func finish(_ exchange: ProxyExchange, trailers: HTTPHeaders? = nil) {
+    func finish(_ exchange: ProxyExchange, trailers: HTTPHeaders? = nil) {
         guard let context = self.context else { return }
         exchange.cancelTimers()
-        self.logAccess(exchange, outcome: "ok")
+        self.logAccess(exchange, outcome: exchange.outcome)
         let keepAlive = exchange.keepAlive && exchange.requestEnded && !self.isQuiescing
         if keepAlive {
             context.writeAndFlush(self.wrapOutboundOut(.end(trailers)), promise: nil)

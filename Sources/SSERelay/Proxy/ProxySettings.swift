@@ -7,6 +7,8 @@ struct ProxySettings: Sendable {
     var upstream: UpstreamConfiguration
     /// `log.headers`: log each request's and response's headers, redacted.
     var logHeaders: Bool
+    /// `streams`: the routes whose GET requests are stream requests.
+    var streams: [StreamRouteConfiguration]
 }
 
 extension ProxySettings {

@@ -17,6 +17,8 @@ public final class ProxyServer: Sendable {
     private let serverChannel: any Channel
     private let pools: UpstreamPools
     private let connections: ConnectionRegistry
+    /// Every generation of every stream route.
+    let streams: StreamRegistry
     private let logger: Logger
 
     private init(
@@ -24,10 +26,12 @@ public final class ProxyServer: Sendable {
         serverChannel: any Channel,
         pools: UpstreamPools,
         connections: ConnectionRegistry,
+        streams: StreamRegistry,
         logger: Logger
     ) {
         self.localAddress = localAddress
         self.serverChannel = serverChannel
+        self.streams = streams
         self.pools = pools
         self.connections = connections
         self.logger = logger
@@ -44,8 +48,10 @@ public final class ProxyServer: Sendable {
         let settings = ProxySettings(
             limits: configuration.limits,
             upstream: configuration.upstream,
-            logHeaders: configuration.log.headers
+            logHeaders: configuration.log.headers,
+            streams: configuration.streams
         )
+        let registry = StreamRegistry(replayMemoryLimit: configuration.limits.replayMemoryBytes, logger: logger)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -53,7 +59,8 @@ public final class ProxyServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try Self.initializeClientChannel(
-                        channel, settings: settings, pools: pools, connections: connections, logger: logger)
+                        channel, settings: settings, pools: pools, registry: registry, connections: connections,
+                        logger: logger)
                 }
             }
             .bind(host: configuration.listen.host, port: configuration.listen.port)
@@ -66,6 +73,7 @@ public final class ProxyServer: Sendable {
             serverChannel: channel,
             pools: pools,
             connections: connections,
+            streams: registry,
             logger: logger
         )
     }
@@ -74,6 +82,7 @@ public final class ProxyServer: Sendable {
         _ channel: any Channel,
         settings: ProxySettings,
         pools: UpstreamPools,
+        registry: StreamRegistry,
         connections: ConnectionRegistry,
         logger: Logger
     ) throws {
@@ -94,12 +103,14 @@ public final class ProxyServer: Sendable {
         let decoder = ByteToMessageHandler(
             HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes, limitConfiguration: limits)
         )
-        let handler = ProxyHandler(settings: settings, pool: pool, logger: logger, codecHandlers: [encoder, decoder])
+        let handler = ProxyHandler(
+            settings: settings, pool: pool, registry: registry, logger: logger, codecHandlers: [encoder, decoder])
         try channel.pipeline.syncOperations.addHandlers([encoder, decoder, handler])
     }
 
-    /// Stops accepting, lets requests in flight finish within `gracePeriod` (idle keep-alive
-    /// connections close at once), cuts what is left, then closes the upstream pools.
+    /// Stops accepting, lets requests and streams in flight finish within `gracePeriod` (idle
+    /// keep-alive connections close at once), cuts what is left, cancels the upstreams of
+    /// generations nobody listens to any more, then closes the upstream pools.
     public func shutdown(gracePeriod: TimeAmount) async {
         try? await self.serverChannel.close()
         self.connections.quiesce()
@@ -112,6 +123,7 @@ public final class ProxyServer: Sendable {
             self.connections.closeAll()
             _ = await self.connections.waitUntilEmpty(timeout: .seconds(5), on: loop)
         }
+        self.streams.cancelAll()
         await self.pools.shutdown()
     }
 }

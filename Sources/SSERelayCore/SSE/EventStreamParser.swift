@@ -35,7 +35,10 @@ public struct EventStreamParser: Sendable {
 
     private static let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
 
-    public init(maximumEventBytes: Int = 1 << 20) {
+    /// 1 MiB: far above any real event, far below what would hurt the relay.
+    public static let defaultMaximumEventBytes = 1 << 20
+
+    public init(maximumEventBytes: Int = defaultMaximumEventBytes) {
         self.maximumEventBytes = maximumEventBytes
     }
 
@@ -57,10 +60,12 @@ public struct EventStreamParser: Sendable {
     /// number of bytes dropped, for logs.
     @discardableResult
     public mutating func finish() -> Int {
-        let dropped = self.eventBytes + self.partialLine.count
+        // Bytes of a partial BOM at the end are content too: they were never a BOM.
+        let dropped = self.eventBytes + self.partialLine.count + (self.bomProgress ?? 0)
         self.partialLine.removeAll()
         self.lines.removeAll()
         self.eventBytes = 0
+        self.bomProgress = nil
         return dropped
     }
 
@@ -98,7 +103,9 @@ public struct EventStreamParser: Sendable {
         }
         if lineStart < count {
             self.partialLine.append(contentsOf: bytes[lineStart..<count])
-            if self.partialLine.count + self.eventBytes > self.maximumEventBytes {
+            // A comment is no part of the event: it counts alone, as it does once it ends.
+            let isComment = self.partialLine.first == UInt8(ascii: ":")
+            if self.partialLine.count + (isComment ? 0 : self.eventBytes) > self.maximumEventBytes {
                 throw .eventTooLarge(limit: self.maximumEventBytes)
             }
         }
@@ -135,6 +142,10 @@ public struct EventStreamParser: Sendable {
             return
         }
         if first == UInt8(ascii: ":") {
+            // Checked here too, so a long comment throws however the chunks were cut.
+            if line.count > self.maximumEventBytes {
+                throw .eventTooLarge(limit: self.maximumEventBytes)
+            }
             outputs.append(.comment(line))
             return
         }

@@ -12,6 +12,17 @@
 //   GET  /hang                  headers never sent
 //   GET  /stats                 200 JSON {connections, requests}
 //   GET  /sse                   a short SSE stream (text/event-stream)
+//   GET  /api/conversation/:id/stream
+//                               a fake LLM completion as SSE: counts a start per conversation,
+//                               then `events` (default 5) events `data: token K of :id`, one
+//                               every `interval` ms (default 10), then ends. Query options:
+//                               ids=1 (events carry `id: up-K`), retry=N (sends `retry: N`),
+//                               comment=1 (a `: keep-alive` comment before each event),
+//                               status=N (answers N with a plain body instead),
+//                               hold=1 (never ends after the events), crlf=1 (CRLF endings).
+//                               The Last-Event-ID it received is echoed in `x-last-event-id`.
+//   GET  /api/conversation/:id/stats
+//                               JSON {starts, aborted, lastEventIds} of that conversation
 //   Upgrade: echo               101, then every byte is echoed back
 'use strict';
 const http = require('http');
@@ -63,11 +74,62 @@ function readBody(req, done) {
   req.on('end', () => done(bytes, hash.digest('hex')));
 }
 
+const conversations = new Map();
+function conversation(id) {
+  if (!conversations.has(id)) conversations.set(id, { starts: 0, aborted: 0, lastEventIds: [] });
+  return conversations.get(id);
+}
+
+function streamCompletion(req, res, id, url) {
+  const stats = conversation(id);
+  const status = Number(url.searchParams.get('status') || 200);
+  if (status !== 200) {
+    res.writeHead(status, { 'Content-Type': 'text/plain', 'X-Conversation': id });
+    res.end(`no stream for ${id}: status ${status}`);
+    return;
+  }
+  stats.starts++;
+  stats.lastEventIds.push(req.headers['last-event-id'] || null);
+  const total = Number(url.searchParams.get('events') || 5);
+  const interval = Number(url.searchParams.get('interval') || 10);
+  const nl = url.searchParams.get('crlf') === '1' ? '\r\n' : '\n';
+  res.writeHead(200, {
+    'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache',
+    'X-Conversation': id, 'X-Last-Event-Id': req.headers['last-event-id'] || '',
+  });
+  if (url.searchParams.get('retry')) res.write(`retry: ${url.searchParams.get('retry')}${nl}${nl}`);
+  let k = 0;
+  let done = false;
+  const timer = setInterval(() => {
+    if (k >= total) {
+      clearInterval(timer);
+      if (url.searchParams.get('hold') !== '1') { done = true; res.end(); }
+      return;
+    }
+    k++;
+    let frame = '';
+    if (url.searchParams.get('comment') === '1') frame += `: keep-alive${nl}`;
+    if (url.searchParams.get('ids') === '1') frame += `id: up-${k}${nl}`;
+    frame += `data: token ${k} of ${id}${nl}${nl}`;
+    res.write(frame);
+  }, interval);
+  req.on('close', () => {
+    clearInterval(timer);
+    if (!done) stats.aborted++;
+  });
+}
+
 const server = http.createServer((req, res) => {
   requests++;
   const url = new URL(req.url, 'http://backend');
   const parts = url.pathname.split('/').filter(Boolean);
-  if (url.pathname === '/hello') {
+  if (parts[0] === 'api' && parts[1] === 'conversation' && parts.length === 4 && parts[3] === 'stream') {
+    streamCompletion(req, res, decodeURIComponent(parts[2]), url);
+  } else if (parts[0] === 'api' && parts[1] === 'conversation' && parts.length === 4 && parts[3] === 'stats') {
+    const body = JSON.stringify(conversation(decodeURIComponent(parts[2])));
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+  } else if (url.pathname === '/hello') {
     res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': '11' });
     res.end('hello world');
   } else if (url.pathname === '/echo') {

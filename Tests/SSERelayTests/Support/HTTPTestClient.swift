@@ -108,6 +108,26 @@ final class HTTPTestConnection {
         )
     }
 
+    /// Reads the next response head (for streaming responses read part by part).
+    func readHead() async throws -> HTTPResponseHead {
+        guard case .head(let head) = try await self.inbound.next() else {
+            throw FixtureError("expected a response head")
+        }
+        return head
+    }
+
+    /// The next body part, or `nil` at the end of the response.
+    func nextBodyPart() async throws -> ByteBuffer? {
+        switch try await self.inbound.next() {
+        case .body(let body):
+            return body
+        case .end:
+            return nil
+        case .head, nil:
+            throw FixtureError("connection closed or a new head inside a response body")
+        }
+    }
+
     /// Whether the server closed the connection (the next read finds the end of the stream).
     func isClosedByServer() async throws -> Bool {
         try await self.inbound.next() == nil

@@ -1,0 +1,121 @@
+import NIOCore
+import NIOHTTP1
+import SSERelayCore
+
+extension ProxyHandler {
+    /// Serves a GET through the stream engine when it matches a stream route; returns whether
+    /// it did.
+    func startStream(_ exchange: ProxyExchange) -> Bool {
+        guard let context = self.context else { return false }
+        let request = exchange.request
+        for route in self.settings.streams {
+            guard let key = StreamKey(route: route, target: request.uri, headers: request.headers) else { continue }
+            let lastEventID = request.headers.first(name: "last-event-id")
+            let (resolution, generation) = self.registry.resolve(
+                key: key, route: route, lastEventID: lastEventID, eventLoop: context.eventLoop)
+            if exchange.request.version == .http1_0 {
+                exchange.keepAlive = false
+            }
+            switch resolution {
+            case .noContent:
+                exchange.outcome = "no_content"
+                self.answerNoContent(exchange)
+            case .resume(_, let cursor):
+                self.subscribe(exchange, to: generation, cursor: cursor, mode: .resumed)
+            case .join(_, let cursor, let replayMiss):
+                exchange.outcome = replayMiss ? "joined_replay_miss" : "joined"
+                self.subscribe(exchange, to: generation, cursor: cursor, mode: .joined)
+            case .start(let forwardedLastEventID, let replayMiss):
+                exchange.outcome = replayMiss ? "started_replay_miss" : "started"
+                if let generation {
+                    let upstream = GenerationUpstream(
+                        generation: generation,
+                        pool: self.pool,
+                        requestHead: GenerationUpstream.requestHead(
+                            for: request, clientAddress: self.clientAddress, forwardedLastEventID: forwardedLastEventID),
+                        responseTimeoutSeconds: self.settings.upstream.responseTimeoutSeconds
+                    )
+                    upstream.start()
+                }
+                self.subscribe(exchange, to: generation, cursor: 1, mode: .started)
+            }
+            return true
+        }
+        return false
+    }
+
+    private func subscribe(
+        _ exchange: ProxyExchange, to generation: Generation?, cursor: Int, mode: StreamSubscriber.Mode
+    ) {
+        guard let context = self.context, let generation else { return }
+        if exchange.outcome == "ok" {
+            exchange.outcome = mode.rawValue
+        }
+        let subscriber = StreamSubscriber(
+            generation: generation,
+            cursor: cursor,
+            mode: mode,
+            request: exchange.request,
+            writer: self,
+            clientQueueBytes: self.settings.limits.clientQueueBytes,
+            eventLoop: context.eventLoop
+        )
+        exchange.subscriber = subscriber
+        subscriber.start()
+    }
+
+    /// `204 No Content`: the generation ended and the client has every event. It is the only
+    /// status that makes `EventSource` stop reconnecting.
+    private func answerNoContent(_ exchange: ProxyExchange) {
+        guard let context = self.context else { return }
+        var headers = HTTPHeaders()
+        headers.add(name: "Cache-Control", value: "no-store")
+        if !exchange.keepAlive {
+            headers.add(name: "Connection", value: "close")
+        }
+        exchange.responseStatus = .noContent
+        context.write(
+            self.wrapOutboundOut(
+                .head(HTTPResponseHead(version: exchange.request.version, status: .noContent, headers: headers))),
+            promise: nil)
+        self.finish(exchange)
+    }
+}
+
+extension ProxyHandler: StreamResponseWriter {
+    var isWritable: Bool { self.context?.channel.isWritable ?? false }
+
+    func writeStreamHead(_ head: HTTPResponseHead) {
+        guard let context = self.context, case .exchanging(let exchange) = self.state else { return }
+        exchange.responseStatus = head.status
+        if head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "close" }) {
+            exchange.keepAlive = false
+        }
+        context.write(self.wrapOutboundOut(.head(head)), promise: nil)
+    }
+
+    func writeStreamBody(_ body: ByteBuffer) {
+        guard let context = self.context, case .exchanging(let exchange) = self.state else { return }
+        exchange.bytesSent += body.readableBytes
+        context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+    }
+
+    func flushStream() {
+        self.context?.flush()
+    }
+
+    func finishStream(status: HTTPResponseStatus, bytes: Int) {
+        guard case .exchanging(let exchange) = self.state else { return }
+        exchange.subscriber = nil
+        self.finish(exchange)
+    }
+
+    func abortStream(reason: String) {
+        guard case .exchanging(let exchange) = self.state else { return }
+        exchange.subscriber = nil
+        exchange.outcome = "dropped"
+        self.logAccess(exchange, outcome: "dropped")
+        self.state = .closing
+        self.context?.close(promise: nil)
+    }
+}

@@ -1,0 +1,275 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import SSERelayCore
+
+/// One upstream stream request and its events (SPEC §2), shared by every client of its key.
+///
+/// The upstream side (``GenerationUpstream``) runs on the generation's own event loop; clients
+/// (``StreamSubscriber``s) run on theirs and read the shared ``ReplayBuffer`` under the lock,
+/// each at its own cursor. The lifecycle is the value ``GenerationStateMachine``; this class
+/// only carries out its actions (timers, cancelling the upstream, leaving the registry).
+///
+/// Lock order: the registry's lock may be held while this one is taken, never the reverse.
+final class Generation: Sendable {
+    /// What the upstream answered, once it did.
+    enum Answer: Sendable {
+        /// `200 text/event-stream`: events follow.
+        case stream(HTTPResponseHead)
+        /// Anything else, relayed as it is to every waiting client and not retained.
+        case rejected(HTTPResponseHead, body: ByteBuffer)
+        /// No answer: the upstream could not be reached or was too slow.
+        case failed(UpstreamError)
+    }
+
+    struct State {
+        var machine: GenerationStateMachine
+        var log: ReplayBuffer
+        var answer: Answer?
+        var groups: [ObjectIdentifier: SubscriberGroup] = [:]
+        var lingerTimer: Scheduled<Void>?
+        var retentionTimer: Scheduled<Void>?
+        var eventsReceived = 0
+    }
+
+    let token: String
+    let key: StreamKey
+    let route: StreamRouteConfiguration
+    let eventLoop: any EventLoop
+    let createdAt = NIODeadline.now()
+    let writer: EventStreamWriter
+    let logger: Logger
+    private let state: NIOLockedValueBox<State>
+    private let registry: StreamRegistry
+
+    init(
+        key: StreamKey, route: StreamRouteConfiguration, eventLoop: any EventLoop, registry: StreamRegistry,
+        logger: Logger
+    ) {
+        self.token = RelayEventID.makeGenerationToken()
+        self.key = key
+        self.route = route
+        self.eventLoop = eventLoop
+        self.registry = registry
+        self.writer = EventStreamWriter(dropsUpstreamRetry: route.retryMs != nil)
+        var logger = logger
+        logger[metadataKey: "generation"] = "\(self.token)"
+        self.logger = logger
+        self.state = NIOLockedValueBox(
+            State(
+                machine: GenerationStateMachine(
+                    lingerSeconds: route.upstreamLingerSeconds, retainSeconds: route.retainSeconds),
+                log: ReplayBuffer(maxEvents: route.replay.maxEvents, maxBytes: route.replay.maxBytes)
+            )
+        )
+    }
+
+    // MARK: Reading, for subscribers and the registry
+
+    /// A consistent view for ``StreamRequestResolution``.
+    func snapshot() -> GenerationSnapshot {
+        self.state.withLockedValue { state in
+            GenerationSnapshot(token: self.token, isUpstreamOpen: state.machine.isUpstreamOpen, log: state.log)
+        }
+    }
+
+    var answer: Answer? { self.state.withLockedValue { $0.answer } }
+
+    var isUpstreamOpen: Bool { self.state.withLockedValue { $0.machine.isUpstreamOpen } }
+
+    var retainedBytes: Int { self.state.withLockedValue { $0.log.retainedBytes } }
+
+    /// Up to `limit` events from `cursor` on, the head sequence, and whether the upstream is
+    /// still open. `nil` when events at the cursor were evicted.
+    func events(from cursor: Int, limit: Int) -> (entries: [ReplayBuffer.Entry], nextSequence: Int, isOpen: Bool)? {
+        self.state.withLockedValue { state in
+            guard cursor >= state.log.firstSequence else { return nil }
+            var entries: [ReplayBuffer.Entry] = []
+            var sequence = cursor
+            while sequence < state.log.nextSequence, entries.count < limit, let entry = state.log.entry(sequence) {
+                entries.append(entry)
+                sequence += 1
+            }
+            return (entries, state.log.nextSequence, state.machine.isUpstreamOpen)
+        }
+    }
+
+    /// Bytes from `cursor` to the head; `nil` when the cursor was evicted.
+    func lag(from cursor: Int) -> Int? {
+        self.state.withLockedValue { $0.log.lag(from: cursor) }
+    }
+
+    // MARK: Clients
+
+    /// Counts a client in; called by the registry under its lock when it resolves a request.
+    func clientJoined() {
+        let action = self.state.withLockedValue { $0.machine.clientJoined() }
+        self.perform(action)
+    }
+
+    func clientLeft() {
+        let action = self.state.withLockedValue { $0.machine.clientLeft() }
+        self.perform(action)
+    }
+
+    /// The group of `eventLoop`, created on first use.
+    func group(for eventLoop: any EventLoop) -> SubscriberGroup {
+        self.state.withLockedValue { state in
+            if let group = state.groups[ObjectIdentifier(eventLoop)] {
+                return group
+            }
+            let group = SubscriberGroup(eventLoop: eventLoop)
+            state.groups[ObjectIdentifier(eventLoop)] = group
+            return group
+        }
+    }
+
+    // MARK: Upstream, on the generation's loop
+
+    /// The upstream answered.
+    func upstreamAnswered(_ answer: Answer) {
+        let (groups, action) = self.state.withLockedValue {
+            state -> ([SubscriberGroup], GenerationStateMachine.Action) in
+            state.answer = answer
+            switch answer {
+            case .stream:
+                return (Array(state.groups.values), .none)
+            case .rejected, .failed:
+                return (Array(state.groups.values), state.machine.upstreamRejected())
+            }
+        }
+        for group in groups {
+            group.wake()
+        }
+        self.perform(action)
+    }
+
+    /// An event arrived: encode it once, append it to the log, wake the subscribers.
+    func received(_ event: ServerSentEvent) {
+        let (groups, evicted, added) = self.state.withLockedValue { state -> ([SubscriberGroup], Int, Int) in
+            state.eventsReceived += 1
+            let sequence = state.log.nextSequence
+            let upstreamID = self.route.ids == .auto ? event.upstreamID : nil
+            let id = upstreamID ?? RelayEventID(generation: self.token, sequence: sequence).description
+            let bytes = self.writer.encode(
+                event, relayID: upstreamID == nil ? id : nil, allocator: ByteBufferAllocator())
+            let (_, evicted) = state.log.append(id: id, bytes: bytes)
+            return (Array(state.groups.values), evicted, bytes.readableBytes)
+        }
+        self.registry.replayBytesChanged(by: added - evicted)
+        for group in groups {
+            group.wake()
+        }
+    }
+
+    /// A comment line from the upstream: to live clients only, never buffered.
+    func received(comment: [UInt8]) {
+        let bytes = self.writer.comment(comment, allocator: ByteBufferAllocator())
+        for group in self.state.withLockedValue({ Array($0.groups.values) }) {
+            group.wake(comment: bytes)
+        }
+    }
+
+    /// The upstream ended: cleanly (`error == nil`) or not.
+    func upstreamEnded(error: String?) {
+        let (groups, action) = self.state.withLockedValue {
+            state -> ([SubscriberGroup], GenerationStateMachine.Action) in
+            state.lingerTimer?.cancel()
+            state.lingerTimer = nil
+            let action = error == nil ? state.machine.upstreamEnded() : state.machine.upstreamFailed()
+            return (Array(state.groups.values), action)
+        }
+        if let error {
+            self.logger.notice("upstream stream failed", metadata: ["error": "\(error)", "key": "\(self.key)"])
+        } else {
+            self.logger.debug("upstream stream ended", metadata: ["key": "\(self.key)"])
+        }
+        for group in groups {
+            group.wake()
+        }
+        self.perform(action)
+    }
+
+    /// Set by the upstream side once it has a connection to cancel.
+    let upstreamCanceller = NIOLockedValueBox<(@Sendable () -> Void)?>(nil)
+
+    // MARK: Actions
+
+    private func perform(_ action: GenerationStateMachine.Action) {
+        switch action {
+        case .none:
+            return
+        case .startLingerTimer(let seconds):
+            let timer = self.eventLoop.scheduleTask(in: .fractionalSeconds(seconds)) { self.lingerExpired() }
+            self.state.withLockedValue { state in
+                state.lingerTimer?.cancel()
+                state.lingerTimer = timer
+            }
+        case .cancelLingerTimer:
+            self.state.withLockedValue { state in
+                state.lingerTimer?.cancel()
+                state.lingerTimer = nil
+            }
+        case .cancelUpstream(let retainSeconds):
+            self.logger.info(
+                "no client came back within the linger time, cancelling the upstream", metadata: ["key": "\(self.key)"])
+            self.upstreamCanceller.withLockedValue { $0 }?()
+            self.startRetention(seconds: retainSeconds)
+        case .startRetentionTimer(let seconds):
+            self.startRetention(seconds: seconds)
+        case .discard:
+            self.discard()
+        }
+    }
+
+    private func lingerExpired() {
+        let action = self.state.withLockedValue { $0.machine.lingerExpired() }
+        self.perform(action)
+        for group in self.state.withLockedValue({ Array($0.groups.values) }) {
+            group.wake()
+        }
+    }
+
+    private func startRetention(seconds: Double) {
+        let timer = self.eventLoop.scheduleTask(in: .fractionalSeconds(seconds)) {
+            let action = self.state.withLockedValue { $0.machine.retentionExpired() }
+            self.perform(action)
+        }
+        self.state.withLockedValue { state in
+            state.retentionTimer?.cancel()
+            state.retentionTimer = timer
+        }
+    }
+
+    /// Drops the generation's events and leaves the registry.
+    func discard() {
+        let freed = self.state.withLockedValue { state -> Int in
+            state.retentionTimer?.cancel()
+            state.lingerTimer?.cancel()
+            _ = state.machine.evicted()
+            let bytes = state.log.retainedBytes
+            state.log.removeAll()
+            return bytes
+        }
+        self.registry.remove(self, freedBytes: freed)
+    }
+
+    /// Frees the oldest event for the global replay bound; returns the bytes freed.
+    func evictOldestEvent() -> Int {
+        self.state.withLockedValue { $0.log.evictOldest() }
+    }
+
+    var isEnded: Bool { self.state.withLockedValue { !$0.machine.isUpstreamOpen } }
+}
+
+/// A generation as ``StreamRequestResolution`` reads it, taken under the generation's lock.
+struct GenerationSnapshot: ResumableGeneration {
+    let token: String
+    let isUpstreamOpen: Bool
+    let log: ReplayBuffer
+
+    var firstSequence: Int { self.log.firstSequence }
+    var nextSequence: Int { self.log.nextSequence }
+    func sequence(ofID id: String) -> Int? { self.log.sequence(ofID: id) }
+}

@@ -1,0 +1,65 @@
+import NIOHTTP1
+import SSERelayCore
+
+/// The response heads of stream requests (SPEC §4).
+enum StreamResponseHead {
+    /// For a stream: the upstream's headers (CORS and the like) less hop-by-hop and framing
+    /// headers, with the SSE headers the relay guarantees, framed for the client's version.
+    static func make(
+        from upstream: HTTPResponseHead,
+        request: HTTPRequestHead,
+        route: StreamRouteConfiguration,
+        mode: StreamSubscriber.Mode
+    ) -> HTTPResponseHead {
+        var headers = upstream.headers
+        HopByHopHeaders.remove(from: &headers)
+        for name in ["content-length", "content-type", "cache-control", "x-accel-buffering", "content-encoding"] {
+            headers.remove(name: name)
+        }
+        if let name = route.responseHeader {
+            headers.remove(name: name)
+        }
+        ProxyHeaderPolicy.appendVia(to: &headers, receivedVersion: upstream.version)
+        return self.streamHead(headers: headers, request: request, route: route, mode: mode.rawValue)
+    }
+
+    /// For the `200` that tells a browser the upstream failed and to retry.
+    static func failure(request: HTTPRequestHead, route: StreamRouteConfiguration) -> HTTPResponseHead {
+        self.streamHead(headers: HTTPHeaders(), request: request, route: route, mode: nil)
+    }
+
+    /// The upstream's own non-SSE answer, relayed as it is (hop-by-hop headers aside).
+    static func relayed(_ upstream: HTTPResponseHead, request: HTTPRequestHead) -> HTTPResponseHead {
+        var headers = upstream.headers
+        HopByHopHeaders.remove(from: &headers)
+        headers.remove(name: "content-length")
+        ProxyHeaderPolicy.appendVia(to: &headers, receivedVersion: upstream.version)
+        _ = ResponseFraming.frame(
+            headers: &headers, status: upstream.status, requestMethod: request.method, clientVersion: request.version)
+        if request.version == .http1_0 {
+            headers.add(name: "Connection", value: "close")
+        }
+        return HTTPResponseHead(version: request.version, status: upstream.status, headers: headers)
+    }
+
+    private static func streamHead(
+        headers: HTTPHeaders,
+        request: HTTPRequestHead,
+        route: StreamRouteConfiguration,
+        mode: String?
+    ) -> HTTPResponseHead {
+        var headers = headers
+        headers.add(name: "Content-Type", value: "text/event-stream")
+        headers.add(name: "Cache-Control", value: "no-cache, no-transform")
+        headers.add(name: "X-Accel-Buffering", value: "no")
+        if let name = route.responseHeader, let mode {
+            headers.add(name: name, value: mode)
+        }
+        if request.version == .http1_0 {
+            headers.add(name: "Connection", value: "close")
+        } else {
+            headers.add(name: "Transfer-Encoding", value: "chunked")
+        }
+        return HTTPResponseHead(version: request.version, status: .ok, headers: headers)
+    }
+}

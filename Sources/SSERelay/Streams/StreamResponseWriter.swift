@@ -1,0 +1,17 @@
+import NIOCore
+import NIOHTTP1
+
+/// The client connection as a ``StreamSubscriber`` sees it: the ``ProxyHandler`` that owns the
+/// connection writes what the subscriber hands it and decides what happens to the connection
+/// afterwards. Called on the connection's event loop only.
+protocol StreamResponseWriter: AnyObject {
+    /// Whether the client's socket takes more bytes without queueing them.
+    var isWritable: Bool { get }
+    func writeStreamHead(_ head: HTTPResponseHead)
+    func writeStreamBody(_ body: ByteBuffer)
+    func flushStream()
+    /// The response is complete (the generation ended and the client has every event).
+    func finishStream(status: HTTPResponseStatus, bytes: Int)
+    /// The client is dropped: the connection closes without completing the response.
+    func abortStream(reason: String)
+}

@@ -1,0 +1,220 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import SSERelayCore
+
+/// One client of a generation, on the client's event loop: a cursor into the generation's
+/// shared log, written as fast as the client's socket takes it (SPEC §3, §4).
+///
+/// It waits for the upstream's answer, writes the response head and the first block
+/// (`retry:` and the priming id), then every event from its cursor on, then live events as
+/// they come, and ends the response when the generation has ended and it has sent everything.
+/// A client whose socket is full while it lags more than `clientQueueBytes` behind the head is
+/// dropped; it can resume from the buffer with its last event id.
+final class StreamSubscriber {
+    /// How the client came to this generation, for the `X-SSE-Relay` header and metrics.
+    enum Mode: String {
+        case started, joined, resumed
+    }
+
+    /// Events read from the log under one lock acquisition.
+    private static let batchSize = 64
+
+    let generation: Generation
+    let mode: Mode
+    private let group: SubscriberGroup
+    private weak var writer: (any StreamResponseWriter)?
+    private let request: HTTPRequestHead
+    private let clientQueueBytes: Int
+    private let eventLoop: any EventLoop
+    private var cursor: Int
+    private var headSent = false
+    private var isStopped = false
+    private var bytesSent = 0
+    private var lastWrite = NIODeadline.now()
+    private var heartbeat: Scheduled<Void>?
+
+    init(
+        generation: Generation,
+        cursor: Int,
+        mode: Mode,
+        request: HTTPRequestHead,
+        writer: any StreamResponseWriter,
+        clientQueueBytes: Int,
+        eventLoop: any EventLoop
+    ) {
+        self.generation = generation
+        self.cursor = cursor
+        self.mode = mode
+        self.request = request
+        self.writer = writer
+        self.clientQueueBytes = clientQueueBytes
+        self.eventLoop = eventLoop
+        self.group = generation.group(for: eventLoop)
+    }
+
+    /// Joins the generation's group on this loop and sends what there is to send.
+    func start() {
+        self.group.add(self)
+        if let seconds = self.generation.route.heartbeatSeconds {
+            self.scheduleHeartbeat(in: .fractionalSeconds(seconds))
+        }
+        self.generationDidChange(comment: nil)
+    }
+
+    /// Leaves the generation: the response ended or the client went away.
+    func stop() {
+        guard !self.isStopped else { return }
+        self.isStopped = true
+        self.heartbeat?.cancel()
+        self.group.remove(self)
+        self.generation.clientLeft()
+    }
+
+    /// New events, the upstream's answer, a comment, or the end: send what is due.
+    func generationDidChange(comment: ByteBuffer?) {
+        guard !self.isStopped, let writer = self.writer else { return }
+        if !self.headSent {
+            guard self.sendHead(writer) else { return }
+        }
+        guard !self.isStopped else { return }
+        let caughtUp = self.pull(writer)
+        if caughtUp, let comment, !self.isStopped {
+            writer.writeStreamBody(comment)
+            self.wrote(comment.readableBytes)
+        }
+        if !self.isStopped {
+            writer.flushStream()
+        }
+    }
+
+    /// The client's socket drained.
+    func writabilityChanged() {
+        self.generationDidChange(comment: nil)
+    }
+
+    // MARK: Writing
+
+    /// Writes the head once the upstream answered; returns whether events may follow.
+    private func sendHead(_ writer: any StreamResponseWriter) -> Bool {
+        guard let answer = self.generation.answer else { return false }
+        self.headSent = true
+        let route = self.generation.route
+        switch answer {
+        case .stream(let upstreamHead):
+            writer.writeStreamHead(
+                StreamResponseHead.make(from: upstreamHead, request: self.request, route: route, mode: self.mode))
+            let primingID = RelayEventID(generation: self.generation.token, sequence: self.cursor - 1).description
+            let preamble = self.generation.writer.preamble(
+                retryMs: route.retryMs, primingID: primingID, allocator: ByteBufferAllocator())
+            writer.writeStreamBody(preamble)
+            self.wrote(preamble.readableBytes)
+            return true
+        case .rejected(let upstreamHead, let body):
+            writer.writeStreamHead(StreamResponseHead.relayed(upstreamHead, request: self.request))
+            if body.readableBytes > 0 {
+                writer.writeStreamBody(body)
+                self.bytesSent += body.readableBytes
+            }
+            self.finish(status: upstreamHead.status)
+            return false
+        case .failed(let error):
+            self.answerFailure(error, writer: writer)
+            return false
+        }
+    }
+
+    /// The upstream could not be reached: by default a `200` stream that says why and asks the
+    /// browser to retry (a browser never retries after a 5xx); with `upstreamFailure: status`
+    /// the `502`/`504` itself.
+    private func answerFailure(_ error: UpstreamError, writer: any StreamResponseWriter) {
+        let route = self.generation.route
+        switch route.upstreamFailure {
+        case .retry:
+            writer.writeStreamHead(StreamResponseHead.failure(request: self.request, route: route))
+            var body = ByteBuffer()
+            if let retryMs = route.retryMs {
+                body.writeString("retry: \(retryMs)\n")
+            }
+            body.writeString(
+                ": upstream unavailable: \(error.detail.split(separator: "\n").joined(separator: " "))\n\n")
+            writer.writeStreamBody(body)
+            self.bytesSent += body.readableBytes
+            self.finish(status: .ok)
+        case .status:
+            let response = ErrorResponse(status: error.status, message: error.detail)
+            let body = response.body(allocator: ByteBufferAllocator())
+            writer.writeStreamHead(response.head(version: self.request.version, close: false))
+            writer.writeStreamBody(body)
+            self.bytesSent += body.readableBytes
+            self.finish(status: error.status)
+        }
+    }
+
+    /// Writes events from the cursor while the socket takes them. Returns whether the client
+    /// is caught up with the head.
+    private func pull(_ writer: any StreamResponseWriter) -> Bool {
+        // Bounded: every pass either writes events, ends the response, or leaves the loop.
+        while writer.isWritable {
+            guard let (entries, nextSequence, isOpen) = self.generation.events(from: self.cursor, limit: Self.batchSize)
+            else {
+                self.drop("its position was evicted from the replay buffer")
+                return false
+            }
+            for entry in entries {
+                writer.writeStreamBody(entry.bytes)
+                self.wrote(entry.bytes.readableBytes)
+                self.cursor = entry.sequence + 1
+                if !writer.isWritable { break }
+            }
+            if self.cursor >= nextSequence {
+                if !isOpen {
+                    self.finish(status: .ok)
+                }
+                return true
+            }
+        }
+        if let lag = self.generation.lag(from: self.cursor), lag > self.clientQueueBytes {
+            self.drop("it lags \(lag) bytes behind, over limits.clientQueueBytes")
+        }
+        return false
+    }
+
+    /// Checks at `delay` whether the client was sent nothing for `heartbeatSeconds`; if so,
+    /// sends a `:` comment so intermediaries' idle timers never cut a quiet stream.
+    private func scheduleHeartbeat(in delay: TimeAmount) {
+        self.heartbeat = self.eventLoop.assumeIsolated().scheduleTask(in: delay) {
+            guard !self.isStopped, let seconds = self.generation.route.heartbeatSeconds else { return }
+            let interval = TimeAmount.fractionalSeconds(seconds)
+            let quiet = NIODeadline.now() - self.lastWrite
+            guard quiet >= interval else {
+                return self.scheduleHeartbeat(in: interval - quiet)
+            }
+            if self.headSent, let writer = self.writer {
+                var beat = ByteBuffer()
+                beat.writeBytes(EventStreamWriter.heartbeat)
+                writer.writeStreamBody(beat)
+                writer.flushStream()
+                self.wrote(beat.readableBytes)
+            }
+            self.scheduleHeartbeat(in: interval)
+        }
+    }
+
+    private func wrote(_ bytes: Int) {
+        self.bytesSent += bytes
+        self.lastWrite = .now()
+    }
+
+    private func finish(status: HTTPResponseStatus) {
+        let bytes = self.bytesSent
+        self.stop()
+        self.writer?.finishStream(status: status, bytes: bytes)
+    }
+
+    private func drop(_ reason: String) {
+        self.generation.logger.notice("dropping a slow stream client", metadata: ["reason": "\(reason)"])
+        self.stop()
+        self.writer?.abortStream(reason: reason)
+    }
+}

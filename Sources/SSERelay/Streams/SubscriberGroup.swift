@@ -1,0 +1,40 @@
+import NIOCore
+
+/// The subscribers of one generation on one event loop.
+///
+/// The generation's upstream runs on one loop; its clients may sit on any. For each event the
+/// generation makes one hop per loop that has subscribers, not one per subscriber, and the
+/// group wakes its members there.
+final class SubscriberGroup: Sendable {
+    let eventLoop: any EventLoop
+    private let members: NIOLoopBound<Members>
+
+    final class Members {
+        var subscribers: [ObjectIdentifier: StreamSubscriber] = [:]
+    }
+
+    init(eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+        self.members = NIOLoopBound(Members(), eventLoop: eventLoop)
+    }
+
+    /// Adds a subscriber; call on the group's loop.
+    func add(_ subscriber: StreamSubscriber) {
+        self.members.value.subscribers[ObjectIdentifier(subscriber)] = subscriber
+    }
+
+    /// Removes a subscriber; call on the group's loop.
+    func remove(_ subscriber: StreamSubscriber) {
+        self.members.value.subscribers[ObjectIdentifier(subscriber)] = nil
+    }
+
+    /// Wakes every member on the group's loop: new events, the response head, a comment or the
+    /// end of the upstream.
+    func wake(comment: ByteBuffer? = nil) {
+        self.eventLoop.execute {
+            for subscriber in self.members.value.subscribers.values {
+                subscriber.generationDidChange(comment: comment)
+            }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+/// What a generation must tell ``StreamRequestResolution`` about itself.
+public protocol ResumableGeneration {
+    /// The generation's random token, the first half of its relay ids.
+    var token: String { get }
+    /// Whether the upstream request is still open (`active` or `lingering`).
+    var isUpstreamOpen: Bool { get }
+    /// The oldest retained event's sequence number.
+    var firstSequence: Int { get }
+    /// The sequence number the next event will get.
+    var nextSequence: Int { get }
+    /// The latest retained event with this id (relay or upstream), if any.
+    func sequence(ofID id: String) -> Int?
+}
+
+/// The answer to a stream request, decided from its `Last-Event-ID` and the generations the
+/// relay holds for its key: every row of SPEC §3's table.
+public enum StreamRequestResolution: Sendable, Hashable {
+    /// Send the events of generation `token` from sequence `cursor` on (then live events if it
+    /// is still open). The upstream is not contacted.
+    case resume(token: String, cursor: Int)
+    /// The generation ended and nothing is after the client's last event: `204 No Content`,
+    /// the only answer that stops `EventSource` from reconnecting.
+    case noContent
+    /// Join the open generation `token` at `cursor` (its start or its live end, per
+    /// `joinFrom`). `replayMiss` is set when a `Last-Event-ID` was given but not usable.
+    case join(token: String, cursor: Int, replayMiss: Bool)
+    /// Start a new generation. `forwardedLastEventID` is the client's id when it is not a relay
+    /// id and matches nothing buffered (the backend may know it); `replayMiss` is set when a
+    /// relay id could not be served.
+    case start(forwardedLastEventID: String?, replayMiss: Bool)
+
+    /// Resolves a request.
+    ///
+    /// - Parameters:
+    ///   - lastEventID: The request's `Last-Event-ID`, if any.
+    ///   - generations: The generations held for the request's key, oldest first; at most one
+    ///     of them is open.
+    ///   - joinFrom: Where a client joining an open generation starts.
+    ///
+    /// A relay id that cannot be served (generation gone, events evicted) is dropped, and the
+    /// request is then treated as one without a usable id: it joins the open generation when
+    /// there is one. SPEC §3 says "start a new generation" for that row, but starting a second
+    /// upstream while one runs for the same key would bring back the duplicate completion the
+    /// relay exists to prevent.
+    public static func resolve(
+        lastEventID: String?,
+        generations: [some ResumableGeneration],
+        joinFrom: StreamRouteConfiguration.JoinPosition
+    ) -> StreamRequestResolution {
+        var replayMiss = false
+        if let lastEventID, !lastEventID.isEmpty {
+            if let relayID = RelayEventID(parsing: lastEventID) {
+                if let generation = generations.last(where: { $0.token == relayID.generation }),
+                    let resolution = self.resume(generation, after: relayID.sequence)
+                {
+                    return resolution
+                }
+                replayMiss = true
+            } else {
+                for generation in generations.reversed() {
+                    if let sequence = generation.sequence(ofID: lastEventID),
+                        let resolution = self.resume(generation, after: sequence)
+                    {
+                        return resolution
+                    }
+                }
+                if !generations.contains(where: \.isUpstreamOpen) {
+                    return .start(forwardedLastEventID: lastEventID, replayMiss: false)
+                }
+            }
+        }
+        if let open = generations.last(where: \.isUpstreamOpen) {
+            let cursor = joinFrom == .start ? open.firstSequence : open.nextSequence
+            return .join(token: open.token, cursor: cursor, replayMiss: replayMiss)
+        }
+        return .start(forwardedLastEventID: nil, replayMiss: replayMiss)
+    }
+
+    /// Resuming after event `sequence` of `generation`, or `nil` when events after it were
+    /// evicted or the sequence was never given out.
+    private static func resume(_ generation: some ResumableGeneration, after sequence: Int) -> StreamRequestResolution?
+    {
+        let cursor = sequence + 1
+        guard sequence >= 0, cursor >= generation.firstSequence, cursor <= generation.nextSequence else {
+            return nil
+        }
+        if cursor == generation.nextSequence, !generation.isUpstreamOpen {
+            return .noContent
+        }
+        return .resume(token: generation.token, cursor: cursor)
+    }
+}
