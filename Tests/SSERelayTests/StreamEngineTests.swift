@@ -294,3 +294,35 @@ struct StreamEngineTests {
         }
     }
 }
+
+extension StreamEngineTests {
+    @Test("a client that never reads is dropped; five others get every event")
+    func stalledClientIsDropped() async throws {
+        // A small queue bound and a small receive buffer on the stalled client, so it is over
+        // the bound quickly; a pace the five readers keep up with easily.
+        try await withRelay({ $0.limits.clientQueueBytes = 64 * 1024 }) { relay in
+            let conversation = self.newConversation()
+            // About 4 MB in all over 2 s: far more than the stalled connection's buffers hold.
+            let path = "/api/conversation/\(conversation)/stream?events=1000&interval=2&size=4096"
+            try await RawTestConnection.withConnection(to: relay.address, receiveBufferSize: 4096) { stalled in
+                try await stalled.write("GET \(path) HTTP/1.1\r\nHost: a\r\nAccept: text/event-stream\r\n\r\n")
+                _ = try await stalled.read(until: "\r\n\r\n")
+                let readers = try await withThrowingTaskGroup(of: Int.self) { group in
+                    for _ in 0..<5 {
+                        group.addTask {
+                            try await SSETestStream.open(relay.address, path) { stream in
+                                try await stream.readToEnd().filter { $0.data != nil }.count
+                            }
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                #expect(readers == [1000, 1000, 1000, 1000, 1000])
+                // The stalled client was cut before the end: its stream never completes.
+                let rest = try await stalled.readToEnd()
+                #expect(!rest.hasSuffix("0\r\n\r\n"))
+            }
+            #expect(try await self.stats(relay, conversation).starts == 1)
+        }
+    }
+}

@@ -9,8 +9,9 @@ import SSERelayCore
 /// It waits for the upstream's answer, writes the response head and the first block
 /// (`retry:` and the priming id), then every event from its cursor on, then live events as
 /// they come, and ends the response when the generation has ended and it has sent everything.
-/// A client whose socket is full while it lags more than `clientQueueBytes` behind the head is
-/// dropped; it can resume from the buffer with its last event id.
+/// A client whose socket is full while it falls further behind the head than it was when it
+/// joined, and more than `clientQueueBytes` behind, is dropped; it can resume from the buffer
+/// with its last event id. Nothing is queued per client beyond the socket's own buffer.
 final class StreamSubscriber {
     /// How the client came to this generation, for the `X-SSE-Relay` header and metrics.
     enum Mode: String {
@@ -33,6 +34,10 @@ final class StreamSubscriber {
     private var bytesSent = 0
     private var lastWrite = NIODeadline.now()
     private var heartbeat: Scheduled<Void>?
+    /// How far behind the head this client may be while its socket is full. It starts at the
+    /// client's lag when it joined (a client catching up on the replay is not slow), shrinks as
+    /// the client catches up, and never goes below `clientQueueBytes`.
+    private var lagAllowance: Int?
 
     init(
         generation: Generation,
@@ -174,8 +179,16 @@ final class StreamSubscriber {
                 return true
             }
         }
-        if let lag = self.generation.lag(from: self.cursor), lag > self.clientQueueBytes {
-            self.drop("it lags \(lag) bytes behind, over limits.clientQueueBytes")
+        guard let lag = self.generation.lag(from: self.cursor) else {
+            self.drop("its position was evicted from the replay buffer")
+            return false
+        }
+        let allowance = self.lagAllowance ?? max(self.clientQueueBytes, lag)
+        if lag > allowance {
+            self.drop(
+                "its socket is full and it lags \(lag) bytes behind (limits.clientQueueBytes \(self.clientQueueBytes))")
+        } else {
+            self.lagAllowance = max(self.clientQueueBytes, lag)
         }
         return false
     }

@@ -17,11 +17,19 @@ final class RawTestConnection {
         self.outbound = outbound
     }
 
+    /// Connects to `address`, runs `body`, then closes. `receiveBufferSize` shrinks the
+    /// socket's receive buffer, for a client that should fill up quickly when it stops reading.
     static func withConnection<Result: Sendable>(
         to address: SocketAddress,
+        receiveBufferSize: Int? = nil,
         _ body: (RawTestConnection) async throws -> Result
     ) async throws -> Result {
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        if let receiveBufferSize {
+            bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferSize))
+        }
+        let channel =
+            try await bootstrap
             .channelOption(.allowRemoteHalfClosure, value: true)
             .connect(to: address) { channel in
                 channel.eventLoop.makeCompletedFuture {
