@@ -42,13 +42,14 @@ public struct StreamKey: Sendable, Hashable, CustomStringConvertible {
         self.varyDigest = Self.digest(of: route.varyHeaders, in: headers)
     }
 
-    /// SHA-256 over each vary header's name and values, length-prefixed so that no two
+    /// SHA-256 over each vary header's name and raw values (as sent: an empty value is not an
+    /// absent one, and `a,b` is not `a, b`), every piece length-prefixed so that no two
     /// different sets of values produce the same input.
     static func digest(of names: [String], in headers: HTTPHeaders) -> String {
         var hasher = SHA256()
         for name in names {
-            let values = headers[canonicalForm: name]
-            hasher.update(data: Array("\(name.utf8.count):\(name)\(values.count)".utf8))
+            let values = headers[name]
+            hasher.update(data: Array("\(name.utf8.count):\(name)\(values.count);".utf8))
             for value in values {
                 hasher.update(data: Array("\(value.utf8.count):".utf8))
                 hasher.update(data: Array(value.utf8))

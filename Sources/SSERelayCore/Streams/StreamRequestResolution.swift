@@ -41,7 +41,9 @@ public enum StreamRequestResolution: Sendable, Hashable {
     /// request is then treated as one without a usable id: it joins the open generation when
     /// there is one. SPEC §3 says "start a new generation" for that row, but starting a second
     /// upstream while one runs for the same key would bring back the duplicate completion the
-    /// relay exists to prevent.
+    /// relay exists to prevent. For the same reason an unknown upstream id joins the open
+    /// generation (without forwarding the id) when there is one, and is forwarded to a new
+    /// generation only when there is none.
     public static func resolve(
         lastEventID: String?,
         generations: [some ResumableGeneration],
@@ -49,24 +51,25 @@ public enum StreamRequestResolution: Sendable, Hashable {
     ) -> StreamRequestResolution {
         var replayMiss = false
         if let lastEventID, !lastEventID.isEmpty {
-            if let relayID = RelayEventID(parsing: lastEventID) {
-                if let generation = generations.last(where: { $0.token == relayID.generation }),
-                    let resolution = self.resume(generation, after: relayID.sequence)
+            let relayID = RelayEventID(parsing: lastEventID)
+            if let relayID, let generation = generations.last(where: { $0.token == relayID.generation }),
+                let resolution = self.resume(generation, after: relayID.sequence)
+            {
+                return resolution
+            }
+            // Any id may also be one the upstream gave (even one shaped like a relay id, when
+            // another relay sits upstream): look it up among the buffered events.
+            for generation in generations.reversed() {
+                if let sequence = generation.sequence(ofID: lastEventID),
+                    let resolution = self.resume(generation, after: sequence)
                 {
                     return resolution
                 }
+            }
+            if relayID != nil {
                 replayMiss = true
-            } else {
-                for generation in generations.reversed() {
-                    if let sequence = generation.sequence(ofID: lastEventID),
-                        let resolution = self.resume(generation, after: sequence)
-                    {
-                        return resolution
-                    }
-                }
-                if !generations.contains(where: \.isUpstreamOpen) {
-                    return .start(forwardedLastEventID: lastEventID, replayMiss: false)
-                }
+            } else if !generations.contains(where: \.isUpstreamOpen) {
+                return .start(forwardedLastEventID: lastEventID, replayMiss: false)
             }
         }
         if let open = generations.last(where: \.isUpstreamOpen) {

@@ -20,7 +20,8 @@
 //                               comment=1 (a `: keep-alive` comment before each event),
 //                               status=N (answers N with a plain body instead),
 //                               hold=1 (never ends after the events), crlf=1 (CRLF endings),
-//                               size=N (N bytes of padding per event), stamp=1 (` t=<ms>`).
+//                               size=N (N bytes of padding per event), stamp=1 (` t=<ms>`),
+//                               batch=N (N events per tick).
 //                               The Last-Event-ID it received is echoed in `x-last-event-id`.
 //   GET  /api/conversation/:id/stats
 //                               JSON {starts, aborted, lastEventIds} of that conversation
@@ -107,14 +108,17 @@ function streamCompletion(req, res, id, url) {
       if (url.searchParams.get('hold') !== '1') { done = true; res.end(); }
       return;
     }
-    k++;
     let frame = '';
+    const batch = Number(url.searchParams.get('batch') || 1);
+    for (let b = 0; b < batch && k < total; b++) {
+    k++;
     if (url.searchParams.get('comment') === '1') frame += `: keep-alive${nl}`;
     if (url.searchParams.get('ids') === '1') frame += `id: up-${k}${nl}`;
     const size = Number(url.searchParams.get('size') || 0);
     const padding = size > 0 ? ` ${'x'.repeat(size)}` : '';
     const stamp = url.searchParams.get('stamp') === '1' ? ` t=${Date.now()}` : '';
     frame += `data: token ${k} of ${id}${stamp}${padding}${nl}${nl}`;
+    }
     res.write(frame);
   }, interval);
   req.on('close', () => {

@@ -1,0 +1,356 @@
+import NIOCore
+import Testing
+
+@testable import SSERelayCore
+
+/// A generation as ``StreamRequestResolution`` sees it, without a replay buffer behind it.
+private struct FakeGeneration: ResumableGeneration, Sendable {
+    var token: String
+    var isUpstreamOpen: Bool
+    var firstSequence: Int
+    var nextSequence: Int
+    /// Retained events by id (relay or upstream), as `ReplayBuffer.sequence(ofID:)` answers.
+    var ids: [String: Int] = [:]
+
+    func sequence(ofID id: String) -> Int? {
+        self.ids[id]
+    }
+
+    static func open(_ token: String, first: Int = 1, next: Int, ids: [String: Int] = [:]) -> Self {
+        Self(token: token, isUpstreamOpen: true, firstSequence: first, nextSequence: next, ids: ids)
+    }
+
+    static func ended(_ token: String, first: Int = 1, next: Int, ids: [String: Int] = [:]) -> Self {
+        Self(token: token, isUpstreamOpen: false, firstSequence: first, nextSequence: next, ids: ids)
+    }
+}
+
+private let tokenA = "aaaaaaaaaaaaaaaa"
+private let tokenB = "bbbbbbbbbbbbbbbb"
+private let tokenC = "0123456789abcdef"
+private let unknownToken = "ffffffffffffffff"
+
+/// One row of the table: a request, the generations held for its key, and the only right answer.
+private struct ResolutionCase: Sendable, CustomTestStringConvertible {
+    var name: String
+    var lastEventID: String?
+    var generations: [FakeGeneration]
+    var joinFrom: StreamRouteConfiguration.JoinPosition = .start
+    var expected: StreamRequestResolution
+
+    var testDescription: String { self.name }
+}
+
+private let resolutionCases: [ResolutionCase] = [
+    // No usable Last-Event-ID.
+    ResolutionCase(
+        name: "no id, no generation: start",
+        lastEventID: nil, generations: [],
+        expected: .start(forwardedLastEventID: nil, replayMiss: false)),
+    ResolutionCase(
+        name: "no id, no generation, joinFrom live: start",
+        lastEventID: nil, generations: [], joinFrom: .live,
+        expected: .start(forwardedLastEventID: nil, replayMiss: false)),
+    ResolutionCase(
+        name: "no id, only ended generations: start",
+        lastEventID: nil, generations: [.ended(tokenA, next: 4), .ended(tokenB, next: 9)],
+        expected: .start(forwardedLastEventID: nil, replayMiss: false)),
+    ResolutionCase(
+        name: "no id, open generation, joinFrom start: join at its first event",
+        lastEventID: nil, generations: [.open(tokenA, next: 6)],
+        expected: .join(token: tokenA, cursor: 1, replayMiss: false)),
+    ResolutionCase(
+        name: "no id, open generation, joinFrom live: join at its live end",
+        lastEventID: nil, generations: [.open(tokenA, next: 6)], joinFrom: .live,
+        expected: .join(token: tokenA, cursor: 6, replayMiss: false)),
+    ResolutionCase(
+        name: "no id, open generation with evicted events: join at the oldest retained",
+        lastEventID: nil, generations: [.open(tokenA, first: 4, next: 10)],
+        expected: .join(token: tokenA, cursor: 4, replayMiss: false)),
+    ResolutionCase(
+        name: "no id, open generation without events yet: join at 1",
+        lastEventID: nil, generations: [.open(tokenA, next: 1)],
+        expected: .join(token: tokenA, cursor: 1, replayMiss: false)),
+    ResolutionCase(
+        name: "empty id, no generation: start without forwarding it",
+        lastEventID: "", generations: [],
+        expected: .start(forwardedLastEventID: nil, replayMiss: false)),
+    ResolutionCase(
+        name: "empty id, open generation: join, no replay miss",
+        lastEventID: "", generations: [.open(tokenA, next: 6)],
+        expected: .join(token: tokenA, cursor: 1, replayMiss: false)),
+    ResolutionCase(
+        name: "empty id, open generation, joinFrom live: join live",
+        lastEventID: "", generations: [.open(tokenA, next: 6)], joinFrom: .live,
+        expected: .join(token: tokenA, cursor: 6, replayMiss: false)),
+
+    // A relay id of a retained generation.
+    ResolutionCase(
+        name: "relay id of an open generation: resume after it",
+        lastEventID: "\(tokenA)-3", generations: [.open(tokenA, next: 6)],
+        expected: .resume(token: tokenA, cursor: 4)),
+    ResolutionCase(
+        name: "relay id of an open generation, joinFrom live: still resume after it",
+        lastEventID: "\(tokenA)-3", generations: [.open(tokenA, next: 6)], joinFrom: .live,
+        expected: .resume(token: tokenA, cursor: 4)),
+    ResolutionCase(
+        name: "relay id of an ended generation with events after it: resume",
+        lastEventID: "\(tokenA)-3", generations: [.ended(tokenA, next: 6)],
+        expected: .resume(token: tokenA, cursor: 4)),
+    ResolutionCase(
+        name: "relay id of the last event of an ended generation: 204",
+        lastEventID: "\(tokenA)-5", generations: [.ended(tokenA, next: 6)],
+        expected: .noContent),
+    ResolutionCase(
+        name: "relay id of the last event of an open generation: resume live",
+        lastEventID: "\(tokenA)-5", generations: [.open(tokenA, next: 6)],
+        expected: .resume(token: tokenA, cursor: 6)),
+    ResolutionCase(
+        name: "relay id whose own event was evicted but every later one kept: resume",
+        lastEventID: "\(tokenA)-3", generations: [.ended(tokenA, first: 4, next: 10)],
+        expected: .resume(token: tokenA, cursor: 4)),
+    ResolutionCase(
+        name: "relay id of the last event of an ended generation whose buffer is empty: 204",
+        lastEventID: "\(tokenA)-9", generations: [.ended(tokenA, first: 10, next: 10)],
+        expected: .noContent),
+
+    // The priming id `<token>-0`.
+    ResolutionCase(
+        name: "priming id of an open generation: resume from 1",
+        lastEventID: "\(tokenA)-0", generations: [.open(tokenA, next: 6)],
+        expected: .resume(token: tokenA, cursor: 1)),
+    ResolutionCase(
+        name: "priming id of an open generation without events yet: resume from 1",
+        lastEventID: "\(tokenA)-0", generations: [.open(tokenA, next: 1)],
+        expected: .resume(token: tokenA, cursor: 1)),
+    ResolutionCase(
+        name: "priming id of an ended generation with events: resume from 1",
+        lastEventID: "\(tokenA)-0", generations: [.ended(tokenA, next: 6)],
+        expected: .resume(token: tokenA, cursor: 1)),
+    ResolutionCase(
+        name: "priming id of an ended generation without events: 204",
+        lastEventID: "\(tokenA)-0", generations: [.ended(tokenA, next: 1)],
+        expected: .noContent),
+    ResolutionCase(
+        name: "priming id of an ended generation whose first event was evicted: replay miss, start",
+        lastEventID: "\(tokenA)-0", generations: [.ended(tokenA, first: 2, next: 6)],
+        expected: .start(forwardedLastEventID: nil, replayMiss: true)),
+
+    // A relay id that cannot be served.
+    ResolutionCase(
+        name: "relay id with events after it evicted, no open generation: replay miss, start",
+        lastEventID: "\(tokenA)-2", generations: [.ended(tokenA, first: 5, next: 10)],
+        expected: .start(forwardedLastEventID: nil, replayMiss: true)),
+    ResolutionCase(
+        name: "relay id with events after it evicted, another generation open: replay miss, join it",
+        lastEventID: "\(tokenA)-2", generations: [.ended(tokenA, first: 5, next: 10), .open(tokenB, next: 3)],
+        expected: .join(token: tokenB, cursor: 1, replayMiss: true)),
+    ResolutionCase(
+        name: "relay id with events after it evicted, another generation open, joinFrom live: join live",
+        lastEventID: "\(tokenA)-2", generations: [.ended(tokenA, first: 5, next: 10), .open(tokenB, next: 3)],
+        joinFrom: .live,
+        expected: .join(token: tokenB, cursor: 3, replayMiss: true)),
+    ResolutionCase(
+        name: "relay id with events after it evicted from the open generation itself: join it",
+        lastEventID: "\(tokenA)-2", generations: [.open(tokenA, first: 5, next: 10)],
+        expected: .join(token: tokenA, cursor: 5, replayMiss: true)),
+    ResolutionCase(
+        name: "relay id of an unknown generation, nothing held: replay miss, start",
+        lastEventID: "\(unknownToken)-3", generations: [],
+        expected: .start(forwardedLastEventID: nil, replayMiss: true)),
+    ResolutionCase(
+        name: "relay id of an unknown generation, only ended ones held: replay miss, start",
+        lastEventID: "\(unknownToken)-3", generations: [.ended(tokenA, next: 6)],
+        expected: .start(forwardedLastEventID: nil, replayMiss: true)),
+    ResolutionCase(
+        name: "relay id of an unknown generation, one open: replay miss, join it",
+        lastEventID: "\(unknownToken)-3", generations: [.ended(tokenA, next: 6), .open(tokenB, next: 4)],
+        expected: .join(token: tokenB, cursor: 1, replayMiss: true)),
+    ResolutionCase(
+        name: "relay id one past the last given out, ended generation: replay miss, start",
+        lastEventID: "\(tokenA)-6", generations: [.ended(tokenA, next: 6)],
+        expected: .start(forwardedLastEventID: nil, replayMiss: true)),
+    ResolutionCase(
+        name: "relay id one past the last given out, open generation: replay miss, join it",
+        lastEventID: "\(tokenA)-6", generations: [.open(tokenA, next: 6)], joinFrom: .live,
+        expected: .join(token: tokenA, cursor: 6, replayMiss: true)),
+    ResolutionCase(
+        name: "relay id far beyond the last given out: replay miss",
+        lastEventID: "\(tokenA)-999999999999999999", generations: [.ended(tokenA, next: 6)],
+        expected: .start(forwardedLastEventID: nil, replayMiss: true)),
+
+    // An upstream id.
+    ResolutionCase(
+        name: "upstream id in an ended generation with events after it: resume",
+        lastEventID: "msg-3", generations: [.ended(tokenA, next: 6, ids: ["msg-3": 3])],
+        expected: .resume(token: tokenA, cursor: 4)),
+    ResolutionCase(
+        name: "upstream id of the last event of an ended generation: 204",
+        lastEventID: "msg-5", generations: [.ended(tokenA, next: 6, ids: ["msg-5": 5])],
+        expected: .noContent),
+    ResolutionCase(
+        name: "upstream id of the last event of an open generation: resume live",
+        lastEventID: "msg-5", generations: [.open(tokenA, next: 6, ids: ["msg-5": 5])], joinFrom: .start,
+        expected: .resume(token: tokenA, cursor: 6)),
+    ResolutionCase(
+        name: "upstream id in two generations: the newer wins",
+        lastEventID: "7",
+        generations: [.ended(tokenA, next: 9, ids: ["7": 2]), .open(tokenB, next: 5, ids: ["7": 3])],
+        expected: .resume(token: tokenB, cursor: 4)),
+    ResolutionCase(
+        name: "upstream id in two ended generations: the newer wins even when it has nothing after it",
+        lastEventID: "7",
+        generations: [.ended(tokenA, next: 9, ids: ["7": 2]), .ended(tokenB, next: 4, ids: ["7": 3])],
+        expected: .noContent),
+    ResolutionCase(
+        name: "upstream id only in an older ended generation while another is open: resume the older",
+        lastEventID: "7",
+        generations: [.ended(tokenA, next: 9, ids: ["7": 2]), .open(tokenB, next: 5, ids: ["1": 1])],
+        expected: .resume(token: tokenA, cursor: 3)),
+    ResolutionCase(
+        name: "upstream id unknown, nothing held: start and forward it",
+        lastEventID: "msg-9", generations: [],
+        expected: .start(forwardedLastEventID: "msg-9", replayMiss: false)),
+    ResolutionCase(
+        name: "upstream id unknown, only ended generations: start and forward it",
+        lastEventID: "msg-9", generations: [.ended(tokenA, next: 6, ids: ["msg-1": 1])],
+        expected: .start(forwardedLastEventID: "msg-9", replayMiss: false)),
+    ResolutionCase(
+        name: "upstream id unknown, a generation open: join it without forwarding, no replay miss",
+        lastEventID: "msg-9", generations: [.ended(tokenA, next: 6), .open(tokenB, next: 4, ids: ["msg-1": 1])],
+        expected: .join(token: tokenB, cursor: 1, replayMiss: false)),
+    ResolutionCase(
+        name: "upstream id unknown, a generation open, joinFrom live: join it live",
+        lastEventID: "msg-9", generations: [.open(tokenB, next: 4)], joinFrom: .live,
+        expected: .join(token: tokenB, cursor: 4, replayMiss: false)),
+    ResolutionCase(
+        name: "id shaped almost like a relay id (upper-case hex) is an upstream id",
+        lastEventID: "AAAAAAAAAAAAAAAA-2", generations: [.ended(tokenA, next: 6, ids: ["AAAAAAAAAAAAAAAA-2": 2])],
+        expected: .resume(token: tokenA, cursor: 3)),
+    ResolutionCase(
+        name: "unknown id shaped almost like a relay id is forwarded",
+        lastEventID: "\(tokenA)-x", generations: [.ended(tokenA, next: 6)],
+        expected: .start(forwardedLastEventID: "\(tokenA)-x", replayMiss: false)),
+
+    // Several generations: older ended ones and one open.
+    ResolutionCase(
+        name: "several generations, relay id of the middle one: resume it",
+        lastEventID: "\(tokenB)-2",
+        generations: [.ended(tokenA, next: 5), .ended(tokenB, next: 4), .open(tokenC, next: 3)],
+        expected: .resume(token: tokenB, cursor: 3)),
+    ResolutionCase(
+        name: "several generations, last relay id of the oldest: 204, not the open one",
+        lastEventID: "\(tokenA)-4",
+        generations: [.ended(tokenA, next: 5), .ended(tokenB, next: 4), .open(tokenC, next: 3)],
+        expected: .noContent),
+    ResolutionCase(
+        name: "several generations, relay id of the open one: resume it",
+        lastEventID: "\(tokenC)-1",
+        generations: [.ended(tokenA, next: 5), .ended(tokenB, next: 4), .open(tokenC, next: 3)],
+        expected: .resume(token: tokenC, cursor: 2)),
+    ResolutionCase(
+        name: "several generations, no id: join the open one",
+        lastEventID: nil,
+        generations: [.ended(tokenA, next: 5), .ended(tokenB, next: 4), .open(tokenC, first: 2, next: 3)],
+        expected: .join(token: tokenC, cursor: 2, replayMiss: false)),
+    ResolutionCase(
+        name: "several ended generations, relay id of an evicted event of the oldest: replay miss, start",
+        lastEventID: "\(tokenA)-1",
+        generations: [.ended(tokenA, first: 3, next: 5), .ended(tokenB, next: 4)],
+        expected: .start(forwardedLastEventID: nil, replayMiss: true)),
+]
+
+@Suite("StreamRequestResolution")
+struct StreamRequestResolutionTests {
+    @Test("Every row of SPEC §3 and its edges", arguments: resolutionCases)
+    fileprivate func resolves(_ row: ResolutionCase) {
+        let resolution = StreamRequestResolution.resolve(
+            lastEventID: row.lastEventID, generations: row.generations, joinFrom: row.joinFrom)
+        #expect(resolution == row.expected)
+    }
+
+    @Test("An empty Last-Event-ID resolves exactly as an absent one", arguments: resolutionCases)
+    fileprivate func emptyIDIsAbsent(_ row: ResolutionCase) {
+        let absent = StreamRequestResolution.resolve(
+            lastEventID: nil, generations: row.generations, joinFrom: row.joinFrom)
+        let empty = StreamRequestResolution.resolve(
+            lastEventID: "", generations: row.generations, joinFrom: row.joinFrom)
+        #expect(empty == absent)
+        #expect(!absent.isReplayMiss)
+    }
+
+    @Test("A relay id never comes back as a forwarded upstream id", arguments: resolutionCases)
+    fileprivate func relayIDsAreNeverForwarded(_ row: ResolutionCase) {
+        guard let lastEventID = row.lastEventID, RelayEventID(parsing: lastEventID) != nil else { return }
+        let resolution = StreamRequestResolution.resolve(
+            lastEventID: lastEventID, generations: row.generations, joinFrom: row.joinFrom)
+        #expect(resolution.forwardedLastEventID == nil)
+    }
+
+    @Test("Every relay id of a retained ended generation resumes after it, and its last one gets 204")
+    func everyPositionOfAnEndedGeneration() {
+        let generation = FakeGeneration.ended(tokenA, first: 3, next: 8)
+        for sequence in 2...6 {
+            let resolution = StreamRequestResolution.resolve(
+                lastEventID: "\(tokenA)-\(sequence)", generations: [generation], joinFrom: .start)
+            #expect(resolution == .resume(token: tokenA, cursor: sequence + 1), "after \(sequence)")
+        }
+        #expect(
+            StreamRequestResolution.resolve(lastEventID: "\(tokenA)-7", generations: [generation], joinFrom: .start)
+                == .noContent)
+        for sequence in [0, 1, 8, 9] {
+            let resolution = StreamRequestResolution.resolve(
+                lastEventID: "\(tokenA)-\(sequence)", generations: [generation], joinFrom: .start)
+            #expect(resolution == .start(forwardedLastEventID: nil, replayMiss: true), "after \(sequence)")
+        }
+    }
+
+    @Test("Resolution reads the ids of a real replay buffer")
+    func readsAReplayBuffer() {
+        var buffer = ReplayBuffer(maxEvents: 3, maxBytes: 1 << 20)
+        for index in 1...5 {
+            buffer.append(id: "up-\(index)", bytes: ByteBuffer(string: "id: up-\(index)\ndata: x\n\n"))
+        }
+        var ids: [String: Int] = [:]
+        for index in 1...5 {
+            ids["up-\(index)"] = buffer.sequence(ofID: "up-\(index)")
+        }
+        let generation = FakeGeneration.ended(
+            tokenA, first: buffer.firstSequence, next: buffer.nextSequence, ids: ids)
+        #expect(generation.firstSequence == 3)
+        #expect(
+            StreamRequestResolution.resolve(lastEventID: "up-3", generations: [generation], joinFrom: .start)
+                == .resume(token: tokenA, cursor: 4))
+        #expect(
+            StreamRequestResolution.resolve(lastEventID: "up-5", generations: [generation], joinFrom: .start)
+                == .noContent)
+        // Evicted upstream ids are no longer known: forwarded to the backend, which may know them.
+        #expect(
+            StreamRequestResolution.resolve(lastEventID: "up-1", generations: [generation], joinFrom: .start)
+                == .start(forwardedLastEventID: "up-1", replayMiss: false))
+    }
+
+    @Test("An upstream id shaped like a relay id resumes where it is buffered (SPEC §4: whichever kind it is)")
+    func upstreamIDShapedLikeARelayID() {
+        // An upstream that itself gives relay-shaped ids (another sse-relay in front of the
+        // backend, with `ids: "auto"` here) has them buffered as upstream ids.
+        let upstreamID = "\(unknownToken)-4"
+        let generation = FakeGeneration.ended(tokenA, next: 6, ids: [upstreamID: 2])
+        #expect(
+            StreamRequestResolution.resolve(lastEventID: upstreamID, generations: [generation], joinFrom: .start)
+                == .resume(token: tokenA, cursor: 3))
+    }
+}
+
+extension StreamRequestResolution {
+    fileprivate var isReplayMiss: Bool {
+        switch self {
+        case .join(_, _, let replayMiss), .start(_, let replayMiss): replayMiss
+        case .resume, .noContent: false
+        }
+    }
+
+    fileprivate var forwardedLastEventID: String? {
+        if case .start(let forwarded, _) = self { forwarded } else { nil }
+    }
+}
