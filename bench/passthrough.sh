@@ -20,10 +20,10 @@ hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 # User plus system CPU time of a process, in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-# The backend fixture of the integration tests; it exits when its stdin closes.
+# The backend fixture of the integration tests, standalone (it does not watch its stdin).
 backend_port=$(free_port)
-sleep infinity | node Tests/SSERelayTests/Fixtures/backend.js "$backend_port" >"$work/backend.out" &
-backend_pid=$(pgrep -f "backend.js $backend_port" | head -1)
+FIXTURE_STANDALONE=1 node Tests/SSERelayTests/Fixtures/backend.js "$backend_port" </dev/null >"$work/backend.out" &
+backend_pid=$!
 for _ in $(seq 50); do grep -q port "$work/backend.out" 2>/dev/null && break; sleep 0.1; done
 
 relay_port=$(free_port)

@@ -206,6 +206,9 @@ server.listen(Number(process.argv[2] || 0), '127.0.0.1', () => {
   process.stdout.write(JSON.stringify({ port: server.address().port }) + '\n');
 });
 process.on('SIGTERM', () => process.exit(0));
-// The test process holds our stdin; when it ends, so do we.
-process.stdin.on('end', () => process.exit(0));
-process.stdin.resume();
+// The test process holds our stdin; when it ends, so do we (unless run standalone, as the
+// benchmarks and the README's hand-run example do: FIXTURE_STANDALONE=1).
+if (process.env.FIXTURE_STANDALONE !== '1') {
+  process.stdin.on('end', () => process.exit(0));
+  process.stdin.resume();
+}
