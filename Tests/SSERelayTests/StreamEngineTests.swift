@@ -326,3 +326,70 @@ extension StreamEngineTests {
         }
     }
 }
+
+extension StreamEngineTests {
+    @Test("a quiet stream gets heartbeat comments")
+    func heartbeats() async throws {
+        try await withRelay({ $0.streams[0].heartbeatSeconds = 0.05 }) { relay in
+            let conversation = self.newConversation()
+            try await SSETestStream.open(relay.address, "/api/conversation/\(conversation)/stream?events=1&hold=1") {
+                stream in
+                let data = try await stream.nextEvent()?.data
+                let beats = [try await stream.nextComment(), try await stream.nextComment()]
+                #expect(data == "token 1 of \(conversation)")
+                #expect(beats == [":", ":"])
+            }
+        }
+    }
+
+    @Test("over limits.replayMemoryBytes, ended generations are dropped first")
+    func replayMemoryBound() async throws {
+        try await withRelay({ $0.limits.replayMemoryBytes = 400 }) { relay in
+            let first = self.newConversation()
+            let second = self.newConversation()
+            let lastID = try await SSETestStream.open(relay.address, "/api/conversation/\(first)/stream?events=5") {
+                try await $0.readToEnd().last?.lastID
+            }
+            #expect(relay.server.streams.totalReplayBytes > 0)
+            // The second conversation's events push the total over the bound: the first,
+            // ended generation is dropped, so its id can no longer be resumed.
+            _ = try await SSETestStream.open(relay.address, "/api/conversation/\(second)/stream?events=5") {
+                try await $0.readToEnd()
+            }
+            #expect(relay.server.streams.totalReplayBytes <= 400)
+            let again = try await SSETestStream.open(
+                relay.address, "/api/conversation/\(first)/stream?events=5",
+                headers: [("Last-Event-ID", try #require(lastID))]
+            ) { stream in
+                (
+                    stream.head.headers.first(name: "X-SSE-Relay"),
+                    try await stream.readToEnd().filter { $0.data != nil }.count
+                )
+            }
+            #expect(again.0 == "started")
+            #expect(again.1 == 5)
+            #expect(try await self.stats(relay, first).starts == 2)
+        }
+    }
+
+    @Test("an event over the parser's limit fails the generation cleanly; the relay serves on")
+    func oversizedEvent() async throws {
+        try await withRelay { relay in
+            let conversation = self.newConversation()
+            let blocks = try await SSETestStream.open(
+                relay.address, "/api/conversation/\(conversation)/stream?events=3&size=2000000"
+            ) { stream in
+                #expect(stream.head.status == .ok)
+                return try await stream.readToEnd()
+            }
+            #expect(blocks.filter { $0.data != nil }.isEmpty)
+            // The upstream request was closed by the relay.
+            var stats = try await self.stats(relay, conversation)
+            for _ in 0..<2_000 where stats.aborted == 0 {
+                stats = try await self.stats(relay, conversation)
+            }
+            #expect(stats.aborted == 1)
+            #expect(try await fetch(relay.address, .GET, "/hello").text == "hello world")
+        }
+    }
+}

@@ -51,6 +51,25 @@ final class SSETestStream {
         return self.pending.removeFirst()
     }
 
+    /// Reads until a comment line arrives; returns it (`nil` at the end of the response).
+    func nextComment() async throws -> String? {
+        let seen = self.comments.count
+        // Bounded by the server: each pass consumes one body part or ends.
+        while self.comments.count == seen {
+            guard !self.isEnded, let part = try await self.connection.nextBodyPart() else {
+                self.isEnded = true
+                return nil
+            }
+            for output in try self.parser.feed(part) {
+                switch output {
+                case .event(let event): self.pending.append(event)
+                case .comment(let line): self.comments.append(String(decoding: line, as: UTF8.self))
+                }
+            }
+        }
+        return self.comments[seen]
+    }
+
     /// The next event with data, or `nil` at the end.
     func nextEvent() async throws -> ServerSentEvent? {
         while let block = try await self.nextBlock() {
