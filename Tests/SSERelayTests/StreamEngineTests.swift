@@ -377,7 +377,7 @@ extension StreamEngineTests {
         try await withRelay { relay in
             let conversation = self.newConversation()
             let blocks = try await SSETestStream.open(
-                relay.address, "/api/conversation/\(conversation)/stream?events=3&size=2000000"
+                relay.address, "/api/conversation/\(conversation)/stream?events=3&size=2000000&hold=1"
             ) { stream in
                 #expect(stream.head.status == .ok)
                 return try await stream.readToEnd()
