@@ -31,7 +31,14 @@ final class Generation: Sendable {
         var lingerTimer: Scheduled<Void>?
         var retentionTimer: Scheduled<Void>?
         var eventsReceived = 0
+        /// The latest comments, for clients that are live when they arrive (never replayed to
+        /// a client that joins later, never counted as replay memory).
+        var comments = CircularBuffer<StreamComment>(initialCapacity: Generation.retainedComments)
+        var commentsReceived = 0
     }
+
+    /// How many recent comments are kept for clients still writing the events before them.
+    static let retainedComments = 64
 
     let token: String
     let key: StreamKey
@@ -80,9 +87,19 @@ final class Generation: Sendable {
 
     var retainedBytes: Int { self.state.withLockedValue { $0.log.retainedBytes } }
 
-    /// Up to `limit` events from `cursor` on, the head sequence, and whether the upstream is
-    /// still open. `nil` when events at the cursor were evicted.
-    func events(from cursor: Int, limit: Int) -> (entries: [ReplayBuffer.Entry], nextSequence: Int, isOpen: Bool)? {
+    /// What a subscriber pulls under one lock acquisition.
+    struct Batch {
+        var entries: [ReplayBuffer.Entry]
+        /// Comments newer than the subscriber's last, in arrival order.
+        var comments: [StreamComment]
+        var nextSequence: Int
+        var isOpen: Bool
+    }
+
+    /// Up to `limit` events from `cursor` on, the comments after `commentsSeen`, the head
+    /// sequence, and whether the upstream is still open. `nil` when events at the cursor were
+    /// evicted.
+    func batch(from cursor: Int, limit: Int, commentsSeen: Int) -> Batch? {
         self.state.withLockedValue { state in
             guard cursor >= state.log.firstSequence else { return nil }
             var entries: [ReplayBuffer.Entry] = []
@@ -91,9 +108,16 @@ final class Generation: Sendable {
                 entries.append(entry)
                 sequence += 1
             }
-            return (entries, state.log.nextSequence, state.machine.isUpstreamOpen)
+            let comments =
+                state.commentsReceived > commentsSeen ? state.comments.filter { $0.number > commentsSeen } : []
+            return Batch(
+                entries: entries, comments: comments, nextSequence: state.log.nextSequence,
+                isOpen: state.machine.isUpstreamOpen)
         }
     }
+
+    /// How many comments arrived so far: a new subscriber gets only later ones.
+    var commentsReceived: Int { self.state.withLockedValue { $0.commentsReceived } }
 
     /// Bytes from `cursor` to the head; `nil` when the cursor was evicted.
     func lag(from cursor: Int) -> Int? {
@@ -166,8 +190,17 @@ final class Generation: Sendable {
     /// A comment line from the upstream: to live clients only, never buffered.
     func received(comment: [UInt8]) {
         let bytes = self.writer.comment(comment, allocator: ByteBufferAllocator())
-        for group in self.state.withLockedValue({ Array($0.groups.values) }) {
-            group.wake(comment: bytes)
+        let groups = self.state.withLockedValue { state in
+            state.commentsReceived += 1
+            if state.comments.count == Generation.retainedComments {
+                state.comments.removeFirst()
+            }
+            state.comments.append(
+                StreamComment(bytes: bytes, position: state.log.nextSequence, number: state.commentsReceived))
+            return Array(state.groups.values)
+        }
+        for group in groups {
+            group.wake()
         }
     }
 

@@ -38,6 +38,8 @@ final class StreamSubscriber {
     /// client's lag when it joined (a client catching up on the replay is not slow), shrinks as
     /// the client catches up, and never goes below `clientQueueBytes`.
     private var lagAllowance: Int?
+    /// The number of the last comment this client was sent (or that arrived before it joined).
+    private var commentsSeen: Int
 
     init(
         generation: Generation,
@@ -56,6 +58,7 @@ final class StreamSubscriber {
         self.clientQueueBytes = clientQueueBytes
         self.eventLoop = eventLoop
         self.group = generation.group(for: eventLoop)
+        self.commentsSeen = generation.commentsReceived
     }
 
     /// Joins the generation's group on this loop and sends what there is to send.
@@ -64,7 +67,7 @@ final class StreamSubscriber {
         if let seconds = self.generation.route.heartbeatSeconds {
             self.scheduleHeartbeat(in: .fractionalSeconds(seconds))
         }
-        self.generationDidChange(comment: nil)
+        self.generationDidChange()
     }
 
     /// Leaves the generation: the response ended or the client went away.
@@ -76,17 +79,14 @@ final class StreamSubscriber {
         self.generation.clientLeft()
     }
 
-    /// New events, the upstream's answer, a comment, or the end: send what is due.
-    func generationDidChange(comment: ByteBuffer?) {
+    /// New events, the upstream's answer, comments, or the end: send what is due.
+    func generationDidChange() {
         guard !self.isStopped, let writer = self.writer else { return }
         if !self.headSent {
             guard self.sendHead(writer) else { return }
         }
-        guard !self.isStopped else { return }
-        let caughtUp = self.pull(writer)
-        if caughtUp, let comment, !self.isStopped {
-            writer.writeStreamBody(comment)
-            self.wrote(comment.readableBytes)
+        if !self.isStopped {
+            self.pull(writer)
         }
         if !self.isStopped {
             writer.flushStream()
@@ -95,7 +95,7 @@ final class StreamSubscriber {
 
     /// The client's socket drained.
     func writabilityChanged() {
-        self.generationDidChange(comment: nil)
+        self.generationDidChange()
     }
 
     // MARK: Writing
@@ -156,32 +156,44 @@ final class StreamSubscriber {
         }
     }
 
-    /// Writes events from the cursor while the socket takes them. Returns whether the client
-    /// is caught up with the head.
-    private func pull(_ writer: any StreamResponseWriter) -> Bool {
-        // Bounded: every pass either writes events, ends the response, or leaves the loop.
+    /// Writes events from the cursor while the socket takes them, each comment that arrived
+    /// since this client joined in its place among them (a comment that arrived together with
+    /// events this client already took goes out at once), and ends the response when it
+    /// reached the head of a generation whose upstream is over.
+    private func pull(_ writer: any StreamResponseWriter) {
+        // Bounded: every pass either writes events, reaches the head, or leaves the loop.
         while writer.isWritable {
-            guard let (entries, nextSequence, isOpen) = self.generation.events(from: self.cursor, limit: Self.batchSize)
+            guard
+                let batch = self.generation.batch(
+                    from: self.cursor, limit: Self.batchSize, commentsSeen: self.commentsSeen)
             else {
                 self.drop("its position was evicted from the replay buffer")
-                return false
+                return
             }
-            for entry in entries {
+            var comments = batch.comments[...]
+            for entry in batch.entries {
+                while let comment = comments.first, comment.position <= entry.sequence {
+                    self.write(comment, writer)
+                    comments = comments.dropFirst()
+                }
                 writer.writeStreamBody(entry.bytes)
                 self.wrote(entry.bytes.readableBytes)
                 self.cursor = entry.sequence + 1
                 if !writer.isWritable { break }
             }
-            if self.cursor >= nextSequence {
-                if !isOpen {
+            if self.cursor >= batch.nextSequence {
+                for comment in comments {
+                    self.write(comment, writer)
+                }
+                if !batch.isOpen {
                     self.finish(status: .ok)
                 }
-                return true
+                return
             }
         }
         guard let lag = self.generation.lag(from: self.cursor) else {
             self.drop("its position was evicted from the replay buffer")
-            return false
+            return
         }
         let allowance = self.lagAllowance ?? max(self.clientQueueBytes, lag)
         if lag > allowance {
@@ -190,7 +202,12 @@ final class StreamSubscriber {
         } else {
             self.lagAllowance = max(self.clientQueueBytes, lag)
         }
-        return false
+    }
+
+    private func write(_ comment: StreamComment, _ writer: any StreamResponseWriter) {
+        self.commentsSeen = max(self.commentsSeen, comment.number)
+        writer.writeStreamBody(comment.bytes)
+        self.wrote(comment.bytes.readableBytes)
     }
 
     /// Checks at `delay` whether the client was sent nothing for `heartbeatSeconds`; if so,

@@ -28,13 +28,23 @@ final class SubscriberGroup: Sendable {
         self.members.value.subscribers[ObjectIdentifier(subscriber)] = nil
     }
 
-    /// Wakes every member on the group's loop: new events, the response head, a comment or the
+    /// Wakes every member on the group's loop: new events, the response head, comments or the
     /// end of the upstream.
-    func wake(comment: ByteBuffer? = nil) {
+    func wake() {
         self.eventLoop.execute {
             for subscriber in self.members.value.subscribers.values {
-                subscriber.generationDidChange(comment: comment)
+                subscriber.generationDidChange()
             }
         }
     }
+}
+
+/// A comment line from the upstream on its way to live clients.
+struct StreamComment: Sendable {
+    /// The line as clients receive it.
+    var bytes: ByteBuffer
+    /// The sequence number the next event got: the comment goes before that event.
+    var position: Int
+    /// Counts the generation's comments from 1.
+    var number: Int
 }
