@@ -21,7 +21,8 @@
 //                               status=N (answers N with a plain body instead),
 //                               hold=1 (never ends after the events), crlf=1 (CRLF endings),
 //                               size=N (N bytes of padding per event), stamp=1 (` t=<ms>`),
-//                               batch=N (N events per tick).
+//                               batch=N (N events per tick), raw=B64URL (that exact body,
+//                               written `chunk` bytes at a time).
 //                               The Last-Event-ID it received is echoed in `x-last-event-id`.
 //   GET  /api/conversation/:id/stats
 //                               JSON {starts, aborted, lastEventIds} of that conversation
@@ -92,6 +93,20 @@ function streamCompletion(req, res, id, url) {
   }
   stats.starts++;
   stats.lastEventIds.push(req.headers['last-event-id'] || null);
+  if (url.searchParams.get('raw')) {
+    // The body exactly as given (base64url), in chunks of `chunk` bytes: tricky frames.
+    const body = Buffer.from(url.searchParams.get('raw'), 'base64url');
+    const chunk = Number(url.searchParams.get('chunk') || body.length || 1);
+    res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+    let offset = 0;
+    const timer = setInterval(() => {
+      if (offset >= body.length) { clearInterval(timer); res.end(); return; }
+      res.write(body.subarray(offset, offset + chunk));
+      offset += chunk;
+    }, 1);
+    req.on('close', () => clearInterval(timer));
+    return;
+  }
   const total = Number(url.searchParams.get('events') || 5);
   const interval = Number(url.searchParams.get('interval') || 10);
   const nl = url.searchParams.get('crlf') === '1' ? '\r\n' : '\n';
