@@ -104,7 +104,7 @@ extension ProxyHandler: StreamResponseWriter {
         self.context?.flush()
     }
 
-    func finishStream(status: HTTPResponseStatus, bytes: Int) {
+    func finishStream() {
         guard case .exchanging(let exchange) = self.state else { return }
         exchange.subscriber = nil
         self.finish(exchange)

@@ -30,7 +30,6 @@ final class Generation: Sendable {
         var groups: [ObjectIdentifier: SubscriberGroup] = [:]
         var lingerTimer: Scheduled<Void>?
         var retentionTimer: Scheduled<Void>?
-        var eventsReceived = 0
         /// The latest comments, for clients that are live when they arrive (never replayed to
         /// a client that joins later, never counted as replay memory).
         var comments = CircularBuffer<StreamComment>(initialCapacity: Generation.retainedComments)
@@ -84,8 +83,6 @@ final class Generation: Sendable {
     var answer: Answer? { self.state.withLockedValue { $0.answer } }
 
     var isUpstreamOpen: Bool { self.state.withLockedValue { $0.machine.isUpstreamOpen } }
-
-    var retainedBytes: Int { self.state.withLockedValue { $0.log.retainedBytes } }
 
     /// What a subscriber pulls under one lock acquisition.
     struct Batch {
@@ -172,7 +169,6 @@ final class Generation: Sendable {
     /// An event arrived: encode it once, append it to the log, wake the subscribers.
     func received(_ event: ServerSentEvent) {
         let (groups, evicted, added) = self.state.withLockedValue { state -> ([SubscriberGroup], Int, Int) in
-            state.eventsReceived += 1
             let sequence = state.log.nextSequence
             let upstreamID = self.route.ids == .auto ? event.upstreamID : nil
             let id = upstreamID ?? RelayEventID(generation: self.token, sequence: sequence).description

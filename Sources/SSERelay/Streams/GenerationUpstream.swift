@@ -80,11 +80,18 @@ final class GenerationUpstream: UpstreamResponseReceiver {
         }
     }
 
+    /// Marks the upstream request over and drops the generation's way to cancel it, which
+    /// would otherwise keep this object and the generation alive through each other.
+    private func markDone() {
+        self.isDone = true
+        self.responseTimer?.cancel()
+        self.generation.upstreamCanceller.withLockedValue { $0 = nil }
+    }
+
     /// Closes the upstream request (no client came back within the linger time).
     private func cancel() {
         guard !self.isDone else { return }
-        self.isDone = true
-        self.responseTimer?.cancel()
+        self.markDone()
         self.connection?.close()
         self.connection = nil
         self.generation.upstreamEnded(error: "cancelled after the linger time")
@@ -92,8 +99,7 @@ final class GenerationUpstream: UpstreamResponseReceiver {
 
     private func fail(_ error: UpstreamError) {
         guard !self.isDone else { return }
-        self.isDone = true
-        self.responseTimer?.cancel()
+        self.markDone()
         self.connection?.close()
         self.connection = nil
         if self.isStreaming {
@@ -138,7 +144,7 @@ final class GenerationUpstream: UpstreamResponseReceiver {
                 }
             }
         } catch {
-            self.isDone = true
+            self.markDone()
             connection.close()
             self.connection = nil
             self.generation.upstreamEnded(error: "\(error)")
@@ -147,7 +153,7 @@ final class GenerationUpstream: UpstreamResponseReceiver {
 
     func upstreamDidReceiveEnd(_ connection: UpstreamConnection) {
         guard !self.isDone else { return }
-        self.isDone = true
+        self.markDone()
         self.connection = nil
         self.pool.release(connection)
         if self.isStreaming {

@@ -11,7 +11,7 @@ protocol StreamResponseWriter: AnyObject {
     func writeStreamBody(_ body: ByteBuffer)
     func flushStream()
     /// The response is complete (the generation ended and the client has every event).
-    func finishStream(status: HTTPResponseStatus, bytes: Int)
+    func finishStream()
     /// The client is dropped: the connection closes without completing the response.
     func abortStream(reason: String)
 }

@@ -31,7 +31,6 @@ final class StreamSubscriber {
     private var cursor: Int
     private var headSent = false
     private var isStopped = false
-    private var bytesSent = 0
     private var lastWrite = NIODeadline.now()
     private var heartbeat: Scheduled<Void>?
     /// How far behind the head this client may be while its socket is full. It starts at the
@@ -113,15 +112,14 @@ final class StreamSubscriber {
             let preamble = self.generation.writer.preamble(
                 retryMs: route.retryMs, primingID: primingID, allocator: ByteBufferAllocator())
             writer.writeStreamBody(preamble)
-            self.wrote(preamble.readableBytes)
+            self.lastWrite = .now()
             return true
         case .rejected(let upstreamHead, let body):
             writer.writeStreamHead(StreamResponseHead.relayed(upstreamHead, request: self.request))
             if body.readableBytes > 0 {
                 writer.writeStreamBody(body)
-                self.bytesSent += body.readableBytes
             }
-            self.finish(status: upstreamHead.status)
+            self.finish()
             return false
         case .failed(let error):
             self.answerFailure(error, writer: writer)
@@ -144,15 +142,13 @@ final class StreamSubscriber {
             body.writeString(
                 ": upstream unavailable: \(error.detail.split(separator: "\n").joined(separator: " "))\n\n")
             writer.writeStreamBody(body)
-            self.bytesSent += body.readableBytes
-            self.finish(status: .ok)
+            self.finish()
         case .status:
             let response = ErrorResponse(status: error.status, message: error.detail)
             let body = response.body(allocator: ByteBufferAllocator())
             writer.writeStreamHead(response.head(version: self.request.version, close: false))
             writer.writeStreamBody(body)
-            self.bytesSent += body.readableBytes
-            self.finish(status: error.status)
+            self.finish()
         }
     }
 
@@ -177,7 +173,7 @@ final class StreamSubscriber {
                     comments = comments.dropFirst()
                 }
                 writer.writeStreamBody(entry.bytes)
-                self.wrote(entry.bytes.readableBytes)
+                self.lastWrite = .now()
                 self.cursor = entry.sequence + 1
                 if !writer.isWritable { break }
             }
@@ -186,7 +182,7 @@ final class StreamSubscriber {
                     self.write(comment, writer)
                 }
                 if !batch.isOpen {
-                    self.finish(status: .ok)
+                    self.finish()
                 }
                 return
             }
@@ -207,7 +203,7 @@ final class StreamSubscriber {
     private func write(_ comment: StreamComment, _ writer: any StreamResponseWriter) {
         self.commentsSeen = max(self.commentsSeen, comment.number)
         writer.writeStreamBody(comment.bytes)
-        self.wrote(comment.bytes.readableBytes)
+        self.lastWrite = .now()
     }
 
     /// Checks at `delay` whether the client was sent nothing for `heartbeatSeconds`; if so,
@@ -225,21 +221,15 @@ final class StreamSubscriber {
                 beat.writeBytes(EventStreamWriter.heartbeat)
                 writer.writeStreamBody(beat)
                 writer.flushStream()
-                self.wrote(beat.readableBytes)
+                self.lastWrite = .now()
             }
             self.scheduleHeartbeat(in: interval)
         }
     }
 
-    private func wrote(_ bytes: Int) {
-        self.bytesSent += bytes
-        self.lastWrite = .now()
-    }
-
-    private func finish(status: HTTPResponseStatus) {
-        let bytes = self.bytesSent
+    private func finish() {
         self.stop()
-        self.writer?.finishStream(status: status, bytes: bytes)
+        self.writer?.finishStream()
     }
 
     private func drop(_ reason: String) {
