@@ -55,6 +55,7 @@ let package = Package(
             dependencies: [
                 "SSERelay",
                 "SSERelayCore",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

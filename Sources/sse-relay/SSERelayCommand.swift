@@ -9,7 +9,7 @@ struct SSERelayCommand: AsyncParsableCommand {
         commandName: "sse-relay",
         abstract: "A reverse proxy that makes Server-Sent Events streams resumable and deduplicated.",
         version: RelayVersion.current,
-        subcommands: [ServeCommand.self, CheckConfigCommand.self],
+        subcommands: [ServeCommand.self, CheckConfigCommand.self, DemoCommand.self],
         defaultSubcommand: ServeCommand.self
     )
 }

@@ -1,5 +1,10 @@
 import Foundation
+import NIOCore
+import NIOHTTP1
+import SSERelayCore
 import Testing
+
+@testable import SSERelay
 
 /// The `sse-relay` executable as a user runs it: exit statuses and messages (SPEC §6).
 @Suite("Command line", .timeLimit(.minutes(1)))
@@ -74,5 +79,68 @@ struct CommandLineTests {
         let outcome = try self.run(["--version"])
         #expect(outcome.status == 0)
         #expect(outcome.output == "0.1.0\n")
+    }
+}
+
+extension CommandLineTests {
+    /// Reads `handle` on a Dispatch queue until `marker` appears; returns what was read.
+    private func read(_ handle: FileHandle, until marker: String) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                var text = ""
+                // Bounded: EOF (the process ended) ends the loop.
+                while !text.contains(marker) {
+                    let chunk = handle.availableData
+                    guard !chunk.isEmpty else { break }
+                    text += String(decoding: chunk, as: UTF8.self)
+                }
+                if text.contains(marker) {
+                    continuation.resume(returning: text)
+                } else {
+                    continuation.resume(throwing: FixtureError("no \(marker.debugDescription) in: \(text)"))
+                }
+            }
+        }
+    }
+
+    @Test("sse-relay demo collapses two clients onto one completion and stops cleanly on SIGTERM")
+    func demo() async throws {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("sse-relay")
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["demo", "--listen", "127.0.0.1:0"]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = Pipe()
+        try process.run()
+        defer {
+            if process.isRunning { process.terminate() }
+        }
+        let log = try await self.read(errors.fileHandleForReading, until: "sse-relay listening")
+        let listen = try #require(
+            log.split(separator: " ").first { $0.hasPrefix("listen=") }?.dropFirst("listen=".count))
+        let port = try #require(listen.split(separator: ":").last.flatMap { Int($0) })
+        let relay = try SocketAddress(ipAddress: "127.0.0.1", port: port)
+
+        let streams = try await withThrowingTaskGroup(of: [String?].self) { group in
+            for _ in 0..<2 {
+                group.addTask {
+                    try await SSETestStream.open(relay, "/api/conversation/demo/stream") { stream in
+                        try await stream.readToEnd().filter { $0.data != nil }.map(\.data)
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(streams.count == 2)
+        #expect(streams[0] == streams[1])
+        #expect(streams[0].count == DemoBackend.completion.count)
+        #expect(try await fetch(relay, .GET, "/api/conversation/demo/starts").text == "1\n")
+
+        process.terminate()
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 0)
     }
 }
