@@ -333,7 +333,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Ends `exchange` after an upstream failure: an error response when nothing was sent yet,
     /// a cut connection otherwise (the client sees the body end early).
-    private func exchange(_ exchange: ProxyExchange, failed error: UpstreamError) {
+    func exchange(_ exchange: ProxyExchange, failed error: UpstreamError) {
         guard case .exchanging(let current) = self.state, current === exchange else { return }
         exchange.cancelTimers()
         let connection = exchange.connection
@@ -422,7 +422,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: Helpers
 
-    private func resumeReading(_ reason: ReadGate.Reasons) {
+    func resumeReading(_ reason: ReadGate.Reasons) {
         if self.readGate.resume(reason) {
             self.context?.read()
         }
@@ -461,112 +461,5 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in
             channel.close(promise: nil)
         }
-    }
-
-    func logAccess(_ exchange: ProxyExchange, outcome: String) {
-        guard self.logger.logLevel <= .info else { return }
-        let now = NIODeadline.now()
-        var metadata: Logger.Metadata = [
-            "method": "\(exchange.request.method.rawValue)",
-            "path": "\(exchange.request.uri)",
-            "status": .stringConvertible(Int(exchange.responseStatus?.code ?? 0)),
-            "bytes": .stringConvertible(exchange.bytesSent),
-            "duration_ms": .stringConvertible(Self.milliseconds(now - exchange.startTime)),
-            "client": "\(self.clientAddress ?? "-")",
-        ]
-        if let upstreamHeadTime = exchange.upstreamHeadTime {
-            metadata["upstream_ms"] = .stringConvertible(Self.milliseconds(upstreamHeadTime - exchange.startTime))
-        }
-        if outcome != "ok" {
-            metadata["outcome"] = "\(outcome)"
-        }
-        self.logger.info("request", metadata: metadata)
-    }
-
-    private static func milliseconds(_ amount: TimeAmount) -> Double {
-        (Double(amount.nanoseconds) / 10_000).rounded() / 100
-    }
-}
-
-// MARK: - UpstreamResponseReceiver
-
-extension ProxyHandler: UpstreamResponseReceiver {
-    func upstream(_ connection: UpstreamConnection, didReceiveHead head: HTTPResponseHead) {
-        guard let context = self.context, let exchange = self.exchange(using: connection) else { return }
-        exchange.responseTimer?.cancel()
-        exchange.upstreamHeadTime = .now()
-        if self.settings.logHeaders {
-            self.logger.info("response headers", metadata: .redactedHeaders(head.headers))
-        }
-        if head.status == .switchingProtocols, exchange.upgrade != nil {
-            self.switchToTunnel(exchange, upstreamHead: head)
-            return
-        }
-        if exchange.upgrade != nil {
-            // The upstream declined the upgrade; the client's parser stopped at the upgrade
-            // request, so this connection cannot carry another request.
-            exchange.keepAlive = false
-        }
-
-        var headers = head.headers
-        HopByHopHeaders.remove(from: &headers)
-        ProxyHeaderPolicy.appendVia(to: &headers, receivedVersion: head.version)
-        exchange.framing = ResponseFraming.frame(
-            headers: &headers,
-            status: head.status,
-            requestMethod: exchange.request.method,
-            clientVersion: exchange.request.version
-        )
-        if exchange.framing == .untilClose {
-            exchange.keepAlive = false
-        }
-        exchange.keepAlive = exchange.keepAlive && !self.isQuiescing
-        if !exchange.keepAlive {
-            headers.add(name: "Connection", value: "close")
-        } else if exchange.request.version == .http1_0 {
-            headers.add(name: "Connection", value: "keep-alive")
-        }
-        exchange.responseStatus = head.status
-        let clientHead = HTTPResponseHead(version: exchange.request.version, status: head.status, headers: headers)
-        context.write(self.wrapOutboundOut(.head(clientHead)), promise: nil)
-    }
-
-    func upstream(_ connection: UpstreamConnection, didReceiveBody body: ByteBuffer) {
-        guard let context = self.context, let exchange = self.exchange(using: connection), !exchange.isUpgrading else {
-            return
-        }
-        exchange.bytesSent += body.readableBytes
-        context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        if !context.channel.isWritable {
-            connection.pauseReading()
-        }
-    }
-
-    func upstreamDidCompleteRead(_ connection: UpstreamConnection) {
-        guard self.exchange(using: connection) != nil else { return }
-        self.context?.flush()
-    }
-
-    func upstreamDidReceiveEnd(_ connection: UpstreamConnection) {
-        guard let exchange = self.exchange(using: connection), !exchange.isUpgrading else { return }
-        exchange.connection = nil
-        self.pool.release(connection)
-        self.finish(exchange)
-    }
-
-    func upstream(_ connection: UpstreamConnection, didChangeWritability isWritable: Bool) {
-        guard isWritable, self.exchange(using: connection) != nil else { return }
-        self.resumeReading(.peerUnwritable)
-    }
-
-    func upstream(_ connection: UpstreamConnection, didFail error: UpstreamError) {
-        guard let exchange = self.exchange(using: connection) else { return }
-        self.exchange(exchange, failed: error)
-    }
-
-    /// The current exchange when `connection` is the one attached to it.
-    private func exchange(using connection: UpstreamConnection) -> ProxyExchange? {
-        guard case .exchanging(let exchange) = self.state, exchange.connection === connection else { return nil }
-        return exchange
     }
 }

@@ -1,0 +1,30 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+
+extension ProxyHandler {
+    /// Writes the one `request` line per exchange at `info` (README, "Logging").
+    func logAccess(_ exchange: ProxyExchange, outcome: String) {
+        guard self.logger.logLevel <= .info else { return }
+        let now = NIODeadline.now()
+        var metadata: Logger.Metadata = [
+            "method": "\(exchange.request.method.rawValue)",
+            "path": "\(exchange.request.uri)",
+            "status": .stringConvertible(Int(exchange.responseStatus?.code ?? 0)),
+            "bytes": .stringConvertible(exchange.bytesSent),
+            "duration_ms": .stringConvertible(Self.milliseconds(now - exchange.startTime)),
+            "client": "\(self.clientAddress ?? "-")",
+        ]
+        if let upstreamHeadTime = exchange.upstreamHeadTime {
+            metadata["upstream_ms"] = .stringConvertible(Self.milliseconds(upstreamHeadTime - exchange.startTime))
+        }
+        if outcome != "ok" {
+            metadata["outcome"] = "\(outcome)"
+        }
+        self.logger.info("request", metadata: metadata)
+    }
+
+    private static func milliseconds(_ amount: TimeAmount) -> Double {
+        (Double(amount.nanoseconds) / 10_000).rounded() / 100
+    }
+}
