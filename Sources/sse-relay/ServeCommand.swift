@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import SSERelay
 import SSERelayCore
@@ -20,7 +21,12 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = RelayLogging.logger(configuration.log)
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: RelayService(configuration: configuration, logger: logger))],
+                services: [
+                    .init(
+                        service: RelayService(
+                            configuration: configuration, logger: logger,
+                            notifier: SystemdNotifier(environment: ProcessInfo.processInfo.environment)))
+                ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

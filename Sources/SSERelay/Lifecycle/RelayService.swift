@@ -9,10 +9,14 @@ public import ServiceLifecycle
 public struct RelayService: Service, CustomStringConvertible {
     private let configuration: RelayConfiguration
     private let logger: Logger
+    private let notifier: SystemdNotifier
 
-    public init(configuration: RelayConfiguration, logger: Logger) {
+    /// - Parameter notifier: systemd's `sd_notify` channel; a no-op outside systemd.
+    public init(configuration: RelayConfiguration, logger: Logger, notifier: SystemdNotifier = .init(environment: [:]))
+    {
         self.configuration = configuration
         self.logger = logger
+        self.notifier = notifier
     }
 
     /// What service-lifecycle logs for this service: a name, never the configuration, which may
@@ -29,10 +33,22 @@ public struct RelayService: Service, CustomStringConvertible {
                 "streams": .array(self.configuration.streams.map { .string($0.path.description) }),
             ]
         )
+        let notifier = self.notifier
+        notifier.notify(
+            "READY=1\nSTATUS=serving on \(proxy.localAddress.hostAndPort), upstream \(self.configuration.upstream.url)")
+        // Pinged from an event loop, so a wedged loop stops the pings and systemd restarts us.
+        let watchdog = notifier.watchdogInterval.map { interval in
+            proxy.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: interval) { _ in
+                notifier.notify("WATCHDOG=1")
+            }
+        }
+
         try? await gracefulShutdown()
         self.logger.notice(
             "shutting down", metadata: ["grace_seconds": .stringConvertible(self.configuration.shutdownGraceSeconds)])
+        notifier.notify("STOPPING=1\nSTATUS=draining connections and streams")
         await proxy.shutdown(gracePeriod: .fractionalSeconds(self.configuration.shutdownGraceSeconds))
+        watchdog?.cancel()
         self.logger.notice("stopped")
     }
 }

@@ -14,6 +14,10 @@ public final class ProxyServer: Sendable {
     /// The address the listener is bound to (with the port the OS chose for port 0).
     public let localAddress: SocketAddress
 
+    /// The event loop of the listener, for periodic work that must stop when a loop wedges
+    /// (the systemd watchdog).
+    public var eventLoop: any EventLoop { self.serverChannel.eventLoop }
+
     private let serverChannel: any Channel
     private let pools: UpstreamPools
     private let connections: ConnectionRegistry
