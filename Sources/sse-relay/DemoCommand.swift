@@ -3,8 +3,6 @@ import Logging
 import NIOCore
 import SSERelay
 import SSERelayCore
-import ServiceLifecycle
-import UnixSignals
 
 /// `sse-relay demo`: a fake chat backend and the relay in front of it, to watch the relay
 /// work with nothing but curl.
@@ -40,14 +38,7 @@ struct DemoCommand: AsyncParsableCommand {
                 curl -N -H 'Last-Event-ID: <an id from above>' \(relay)/api/conversation/42/stream
               Completions the backend started:  curl \(relay)/api/conversation/42/starts
             """)
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: RelayService(configuration: configuration, logger: logger))],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
-        )
-        try await group.run()
+        try await ServeCommand.run(RelayService(configuration: configuration, logger: logger), logger: logger)
         await backend.close()
     }
 }

@@ -19,18 +19,40 @@ struct ServeCommand: AsyncParsableCommand {
         let configuration = try self.options.loadOrExit()
         RelayLogging.bootstrap(format: configuration.log.format)
         let logger = RelayLogging.logger(configuration.log)
+        let relay = RelayService(
+            configuration: configuration,
+            logger: logger,
+            notifier: SystemdNotifier(environment: ProcessInfo.processInfo.environment)
+        )
+        try await Self.run(relay, logger: logger)
+    }
+
+    /// Runs `service` until SIGTERM or SIGINT has let it drain. A second signal during the
+    /// drain exits at once with status 1: the operator chose not to wait.
+    static func run(_ service: some Service, logger: Logger) async throws {
         let group = ServiceGroup(
             configuration: .init(
-                services: [
-                    .init(
-                        service: RelayService(
-                            configuration: configuration, logger: logger,
-                            notifier: SystemdNotifier(environment: ProcessInfo.processInfo.environment)))
-                ],
+                services: [.init(service: service)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
         )
-        try await group.run()
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            tasks.addTask {
+                var received = 0
+                for await signal in signals {
+                    received += 1
+                    if received >= 2 {
+                        logger.warning("second \(signal) during shutdown: exiting without waiting for the drain")
+                        Foundation.exit(1)
+                    }
+                }
+            }
+            // The service group ends the run; the signal watcher is then cancelled.
+            try await tasks.next()
+            tasks.cancelAll()
+        }
     }
 }

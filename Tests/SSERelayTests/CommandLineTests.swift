@@ -144,3 +144,52 @@ extension CommandLineTests {
         #expect(process.terminationStatus == 0)
     }
 }
+
+extension CommandLineTests {
+    @Test("SIGTERM drains; a second SIGTERM during the drain exits at once with status 1")
+    func secondSignalExitsAtOnce() async throws {
+        struct Stats: Decodable { var requests: Int }
+        let backend = try await BackendProcess.start()
+        defer { backend.stop() }
+        let backendAddress = try SocketAddress(ipAddress: "127.0.0.1", port: backend.port)
+        func backendRequests() async throws -> Int {
+            let response = try await fetch(backendAddress, .GET, "/stats")
+            let stats = try JSONDecoder().decode(Stats.self, from: Data(response.body.readableBytesView))
+            return stats.requests
+        }
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("sse-relay")
+        process.arguments = [
+            "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(backend.port)", "--log-level", "notice",
+        ]
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        defer {
+            if process.isRunning { process.terminate() }
+        }
+        let log = try await self.read(errors.fileHandleForReading, until: "sse-relay listening")
+        let listen = try #require(log.components(separatedBy: "\"listen\":\"").last?.split(separator: "\"").first)
+        let port = try #require(listen.split(separator: ":").last.flatMap { Int($0) })
+        let relay = try SocketAddress(ipAddress: "127.0.0.1", port: port)
+
+        try await RawTestConnection.withConnection(to: relay) { hanging in
+            let before = try await backendRequests()
+            try await hanging.write("GET /hang HTTP/1.1\r\nHost: a\r\n\r\n")
+            // Wait until the backend holds the request, so the drain has something to wait for.
+            var polls = 0
+            while try await backendRequests() - before - polls < 2, polls < 2_000 {
+                polls += 1
+            }
+            process.terminate()
+            _ = try await self.read(errors.fileHandleForReading, until: "shutting down")
+            #expect(process.isRunning)
+            process.terminate()
+            process.waitUntilExit()
+            #expect(process.terminationReason == .exit)
+            #expect(process.terminationStatus == 1)
+        }
+    }
+}
