@@ -29,14 +29,11 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// Runs `service` until SIGTERM or SIGINT has let it drain. A second signal during the
     /// drain exits at once with status 1: the operator chose not to wait.
+    ///
+    /// The signals are watched here rather than by the service group, so the first one always
+    /// starts the graceful shutdown and the second one always exits, in that order.
     static func run(_ service: some Service, logger: Logger) async throws {
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: service)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
-        )
+        let group = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: logger))
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
@@ -44,7 +41,10 @@ struct ServeCommand: AsyncParsableCommand {
                 var received = 0
                 for await signal in signals {
                     received += 1
-                    if received >= 2 {
+                    if received == 1 {
+                        logger.notice("\(signal): shutting down gracefully")
+                        await group.triggerGracefulShutdown()
+                    } else {
                         logger.warning("second \(signal) during shutdown: exiting without waiting for the drain")
                         Foundation.exit(1)
                     }

@@ -306,3 +306,21 @@ struct ProxyHeaderPolicyTests {
         #expect(ProxyHeaderPolicy.isSafeToRetry(Self.request(headers, method: method)) == safe)
     }
 }
+
+@Suite("ProxyHeaderPolicy: Host for HTTP/1.0 clients")
+struct ProxyHeaderPolicyHostTests {
+    @Test("a request without Host gets the upstream's; one with Host keeps its own")
+    func hostFallback() {
+        let bare = HTTPRequestHead(version: .http1_0, method: .GET, uri: "/x")
+        let rewritten = ProxyHeaderPolicy.upstreamRequestHead(
+            for: bare, clientAddress: nil, upgrade: nil, upstreamHost: "127.0.0.1:3000")
+        #expect(rewritten.headers[canonicalForm: "host"] == ["127.0.0.1:3000"])
+        #expect(rewritten.version == .http1_1)
+
+        var withHost = bare
+        withHost.headers.add(name: "Host", value: "app.example")
+        let kept = ProxyHeaderPolicy.upstreamRequestHead(
+            for: withHost, clientAddress: nil, upgrade: nil, upstreamHost: "127.0.0.1:3000")
+        #expect(kept.headers[canonicalForm: "host"] == ["app.example"])
+    }
+}

@@ -241,3 +241,17 @@ extension PassThroughTests {
         }
     }
 }
+
+extension PassThroughTests {
+    @Test("an HTTP/1.0 request without Host reaches the upstream with the upstream's Host")
+    func http10WithoutHost() async throws {
+        try await withRelay { relay in
+            try await RawTestConnection.withConnection(to: relay.address) { connection in
+                try await connection.write("GET /echo HTTP/1.0\r\n\r\n")
+                let all = try await connection.readToEnd()
+                #expect(all.hasPrefix("HTTP/1.0 200 OK\r\n"))
+                #expect(all.contains("\"host\":\"127.0.0.1:\(try #require(relay.backend?.port))\""))
+            }
+        }
+    }
+}

@@ -298,12 +298,13 @@ struct StreamEngineTests {
 extension StreamEngineTests {
     @Test("a client that never reads is dropped; five others get every event")
     func stalledClientIsDropped() async throws {
-        // A small queue bound and a small receive buffer on the stalled client, so it is over
-        // the bound quickly; a pace the five readers keep up with easily.
-        try await withRelay({ $0.limits.clientQueueBytes = 64 * 1024 }) { relay in
+        // A small receive buffer on the stalled client, so its socket is full at once; a pace
+        // the five readers keep up with easily.
+        try await withRelay({ $0.limits.clientQueueBytes = 1024 * 1024 }) { relay in
             let conversation = self.newConversation()
-            // About 4 MB in all over 2 s: far more than the stalled connection's buffers hold.
-            let path = "/api/conversation/\(conversation)/stream?events=1000&interval=2&size=4096"
+            // About 6 MB in all over 3 s: far more than the stalled connection's buffers and
+            // its 1 MiB allowance hold, while a reader may pause for half a second unharmed.
+            let path = "/api/conversation/\(conversation)/stream?events=1500&interval=2&size=4096"
             try await RawTestConnection.withConnection(to: relay.address, receiveBufferSize: 4096) { stalled in
                 try await stalled.write("GET \(path) HTTP/1.1\r\nHost: a\r\nAccept: text/event-stream\r\n\r\n")
                 _ = try await stalled.read(until: "\r\n\r\n")
@@ -317,7 +318,7 @@ extension StreamEngineTests {
                     }
                     return try await group.reduce(into: []) { $0.append($1) }
                 }
-                #expect(readers == [1000, 1000, 1000, 1000, 1000])
+                #expect(readers == [1500, 1500, 1500, 1500, 1500])
                 // The stalled client was cut before the end: its stream never completes.
                 let rest = try await stalled.readToEnd()
                 #expect(!rest.hasSuffix("0\r\n\r\n"))
@@ -429,6 +430,81 @@ extension StreamEngineTests {
             let direct = try await events(relay.backendAddress)
             let relayed = try await events(relay.address)
             #expect(relayed == direct)
+        }
+    }
+}
+
+extension StreamEngineTests {
+    @Test("ids: relay replaces the upstream's ids, and those relay ids resume")
+    func relayIDsMode() async throws {
+        try await withRelay({ $0.streams[0].ids = .relay }) { relay in
+            let conversation = self.newConversation()
+            let path = "/api/conversation/\(conversation)/stream?events=4&interval=20&ids=1"
+            let ids = try await SSETestStream.open(relay.address, path) { stream in
+                [try await stream.nextEvent()?.lastID, try await stream.nextEvent()?.lastID]
+            }
+            let second = try #require(ids[1].flatMap(RelayEventID.init(parsing:)))
+            #expect(second.sequence == 2)
+            let rest = try await SSETestStream.open(
+                relay.address, path, headers: [("Last-Event-ID", second.description)]
+            ) {
+                try await $0.readToEnd().filter { $0.data != nil }.map(\.data)
+            }
+            #expect(rest == self.expectedData(conversation, 3...4))
+        }
+    }
+
+    @Test("joinFrom: live starts a joining client at the live end, with no gap after it")
+    func joinLive() async throws {
+        try await withRelay({ $0.streams[0].joinFrom = .live }) { relay in
+            let conversation = self.newConversation()
+            // Long enough that the second client always finds events still to come.
+            let path = "/api/conversation/\(conversation)/stream?events=1000&interval=20&hold=1"
+            try await SSETestStream.open(relay.address, path) { first in
+                for _ in 0..<3 { _ = try await first.nextEvent() }
+                let numbers = try await SSETestStream.open(relay.address, path) { second in
+                    var numbers: [Int] = []
+                    for _ in 0..<3 {
+                        let data = try await second.nextEvent()?.data ?? ""
+                        numbers.append(Int(data.split(separator: " ")[1]) ?? 0)
+                    }
+                    return numbers
+                }
+                #expect(numbers[0] > 3)
+                #expect(numbers == [numbers[0], numbers[0] + 1, numbers[0] + 2])
+            }
+        }
+    }
+
+    @Test("keyIncludesQuery: false lets requests with different queries share one upstream")
+    func keyWithoutQuery() async throws {
+        try await withRelay({ $0.streams[0].keyIncludesQuery = false }) { relay in
+            let conversation = self.newConversation()
+            let base = "/api/conversation/\(conversation)/stream?events=5&interval=20&hold=1"
+            try await SSETestStream.open(relay.address, base + "&tab=1") { first in
+                _ = try await first.nextEvent()
+                let joined = try await SSETestStream.open(relay.address, base + "&tab=2") { second in
+                    second.head.headers.first(name: "X-SSE-Relay")
+                }
+                #expect(joined == "joined")
+            }
+            #expect(try await self.stats(relay, conversation).starts == 1)
+        }
+    }
+
+    @Test("an HTTP/1.0 client gets the stream unchunked, ended by the close")
+    func http10Stream() async throws {
+        try await withRelay { relay in
+            let conversation = self.newConversation()
+            try await RawTestConnection.withConnection(to: relay.address) { connection in
+                try await connection.write("GET /api/conversation/\(conversation)/stream?events=3 HTTP/1.0\r\n\r\n")
+                let all = try await connection.readToEnd()
+                #expect(all.hasPrefix("HTTP/1.0 200 OK\r\n"))
+                #expect(!all.lowercased().contains("transfer-encoding"))
+                for number in 1...3 {
+                    #expect(all.contains("data: token \(number) of \(conversation)\n"))
+                }
+            }
         }
     }
 }

@@ -32,7 +32,9 @@ extension ProxyHandler {
                         generation: generation,
                         pool: self.pool,
                         requestHead: GenerationUpstream.requestHead(
-                            for: request, clientAddress: self.clientAddress, forwardedLastEventID: forwardedLastEventID),
+                            for: request, clientAddress: self.clientAddress,
+                            forwardedLastEventID: forwardedLastEventID,
+                            upstreamHost: self.settings.upstream.url.hostHeader),
                         responseTimeoutSeconds: self.settings.upstream.responseTimeoutSeconds
                     )
                     upstream.start()

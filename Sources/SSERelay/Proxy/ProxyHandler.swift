@@ -204,7 +204,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let exchange = ProxyExchange(
             request: head,
             upstreamHead: ProxyHeaderPolicy.upstreamRequestHead(
-                for: head, clientAddress: self.clientAddress, upgrade: upgrade),
+                for: head, clientAddress: self.clientAddress, upgrade: upgrade,
+                upstreamHost: self.settings.upstream.url.hostHeader),
             upgrade: upgrade,
             startTime: .now()
         )

@@ -18,12 +18,18 @@ public enum ProxyHeaderPolicy {
     ///   - clientAddress: The client's IP address, for `X-Forwarded-For`.
     ///   - upgrade: The requested protocol when the request asks to switch protocols; it is
     ///     forwarded with `Connection: upgrade` so the upstream can answer `101`.
+    ///   - upstreamHost: The `Host` to send when the client sent none (an HTTP/1.0 client may
+    ///     not), since the request goes upstream as HTTP/1.1, which requires one.
     public static func upstreamRequestHead(
         for request: HTTPRequestHead,
         clientAddress: String?,
-        upgrade: String?
+        upgrade: String?,
+        upstreamHost: String? = nil
     ) -> HTTPRequestHead {
         var headers = request.headers
+        if let upstreamHost, !headers.contains(name: "host") {
+            headers.add(name: "Host", value: upstreamHost)
+        }
         let isChunked = headers[canonicalForm: "transfer-encoding"].contains { $0.lowercased() == "chunked" }
         HopByHopHeaders.remove(from: &headers)
         headers.remove(name: "expect")
