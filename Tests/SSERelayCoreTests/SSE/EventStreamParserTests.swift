@@ -645,26 +645,6 @@ extension EventStreamParserTests {
 // MARK: - Random streams
 
 extension EventStreamParserTests {
-    /// SplitMix64 (Steele, Lea, Flood 2014): a tiny seeded generator, so a failing iteration
-    /// can be replayed.
-    struct SplitMix64: RandomNumberGenerator {
-        private var state: UInt64
-
-        init(seed: UInt64) {
-            self.state = seed
-        }
-
-        mutating func next() -> UInt64 {
-            self.state &+= 0x9E37_79B9_7F4A_7C15
-            var z = self.state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
-    /// A value of random bytes without CR or LF, favouring the bytes the parser treats
-    /// specially (colon, space, NUL, BOM bytes).
     static func randomValue(using random: inout SplitMix64, maximumLength: Int = 10) -> [UInt8] {
         let special: [UInt8] = [0x3A, 0x20, 0x00, 0xEF, 0xBB, 0xBF, 0xFF, UInt8(ascii: "a"), UInt8(ascii: "1")]
         return (0..<Int.random(in: 0...maximumLength, using: &random)).map { _ in

@@ -186,7 +186,7 @@ struct EventStreamWriterTests {
 
     /// A random event as an upstream could send it: 1 to 6 field lines of known and unknown
     /// names, values of any bytes but CR and LF.
-    private static func randomEvent(using random: inout EventStreamParserTests.SplitMix64) -> ServerSentEvent {
+    private static func randomEvent(using random: inout SplitMix64) -> ServerSentEvent {
         let names = ["data", "id", "retry", "event", "x-custom", "é", "Data"]
         let lines = (0..<Int.random(in: 1...6, using: &random)).map { _ -> [UInt8] in
             let name = Array(names.randomElement(using: &random)!.utf8)
@@ -201,7 +201,7 @@ struct EventStreamWriterTests {
 
     @Test("random events read back as they were written, with and without a relay id")
     func roundTrip() {
-        var random = EventStreamParserTests.SplitMix64(seed: 0xE7E27)
+        var random = SplitMix64(seed: 0xE7E27)
         for iteration in 0..<1_000 {
             let event = Self.randomEvent(using: &random)
             let dropsRetry = Bool.random(using: &random)
@@ -234,7 +234,7 @@ struct EventStreamWriterTests {
 
     @Test("events written one after another read back in order, whatever the chunks")
     func streamRoundTrip() {
-        var random = EventStreamParserTests.SplitMix64(seed: 7)
+        var random = SplitMix64(seed: 7)
         let writer = EventStreamWriter(dropsUpstreamRetry: false)
         for iteration in 0..<200 {
             let events = (0..<Int.random(in: 1...8, using: &random)).map { _ in Self.randomEvent(using: &random) }

@@ -37,16 +37,7 @@ final class SSETestStream {
     func nextBlock() async throws -> ServerSentEvent? {
         // Bounded by the server: each pass consumes one body part or ends.
         while self.pending.isEmpty {
-            guard !self.isEnded, let part = try await self.connection.nextBodyPart() else {
-                self.isEnded = true
-                return nil
-            }
-            for output in try self.parser.feed(part) {
-                switch output {
-                case .event(let event): self.pending.append(event)
-                case .comment(let line): self.comments.append(String(decoding: line, as: UTF8.self))
-                }
-            }
+            guard try await self.readPart() else { return nil }
         }
         return self.pending.removeFirst()
     }
@@ -56,18 +47,24 @@ final class SSETestStream {
         let seen = self.comments.count
         // Bounded by the server: each pass consumes one body part or ends.
         while self.comments.count == seen {
-            guard !self.isEnded, let part = try await self.connection.nextBodyPart() else {
-                self.isEnded = true
-                return nil
-            }
-            for output in try self.parser.feed(part) {
-                switch output {
-                case .event(let event): self.pending.append(event)
-                case .comment(let line): self.comments.append(String(decoding: line, as: UTF8.self))
-                }
-            }
+            guard try await self.readPart() else { return nil }
         }
         return self.comments[seen]
+    }
+
+    /// Reads and parses one body part; returns `false` at the end of the response.
+    private func readPart() async throws -> Bool {
+        guard !self.isEnded, let part = try await self.connection.nextBodyPart() else {
+            self.isEnded = true
+            return false
+        }
+        for output in try self.parser.feed(part) {
+            switch output {
+            case .event(let event): self.pending.append(event)
+            case .comment(let line): self.comments.append(String(decoding: line, as: UTF8.self))
+            }
+        }
+        return true
     }
 
     /// The next event with data, or `nil` at the end.
