@@ -33,7 +33,6 @@ final class ProxyExchange {
 
     /// The status sent to the client, once the response head was written.
     var responseStatus: HTTPResponseStatus?
-    var framing = ResponseFraming.noBody
     /// Whether the client connection stays open after this exchange.
     var keepAlive: Bool
     /// Body bytes written to the client.

@@ -26,13 +26,13 @@ extension ProxyHandler: UpstreamResponseReceiver {
         var headers = head.headers
         HopByHopHeaders.remove(from: &headers)
         ProxyHeaderPolicy.appendVia(to: &headers, receivedVersion: head.version)
-        exchange.framing = ResponseFraming.frame(
+        let framing = ResponseFraming.frame(
             headers: &headers,
             status: head.status,
             requestMethod: exchange.request.method,
             clientVersion: exchange.request.version
         )
-        if exchange.framing == .untilClose {
+        if framing == .untilClose {
             exchange.keepAlive = false
         }
         exchange.keepAlive = exchange.keepAlive && !self.isQuiescing

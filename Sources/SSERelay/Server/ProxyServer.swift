@@ -47,7 +47,7 @@ public final class ProxyServer: Sendable {
         logger: Logger,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> ProxyServer {
-        let pools = try await UpstreamPools.make(group: group, configuration: configuration.upstream, logger: logger)
+        let pools = try await UpstreamPools.make(group: group, configuration: configuration.upstream)
         let connections = ConnectionRegistry(limit: configuration.limits.maxConnections)
         let settings = ProxySettings(
             limits: configuration.limits,

@@ -1,4 +1,3 @@
-import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -25,7 +24,6 @@ final class UpstreamConnectionPool {
     private let configuration: UpstreamConfiguration
     /// Open connections allowed on this loop: the configured total shared among the loops.
     let limit: Int
-    private let logger: Logger
 
     private var idle: [UpstreamConnection] = []
     private var openCount = 0
@@ -36,14 +34,12 @@ final class UpstreamConnectionPool {
         eventLoop: any EventLoop,
         address: SocketAddress,
         configuration: UpstreamConfiguration,
-        limit: Int,
-        logger: Logger
+        limit: Int
     ) {
         self.eventLoop = eventLoop
         self.address = address
         self.configuration = configuration
         self.limit = limit
-        self.logger = logger
     }
 
     /// Called with the outcome of ``acquire(_:)``, on the pool's event loop.

@@ -1,4 +1,3 @@
-import Logging
 import NIOCore
 import SSERelayCore
 
@@ -10,8 +9,7 @@ final class UpstreamPools: Sendable {
     /// (the remainder of the division goes to the first loops; every loop gets at least one).
     static func make(
         group: any EventLoopGroup,
-        configuration: UpstreamConfiguration,
-        logger: Logger
+        configuration: UpstreamConfiguration
     ) async throws -> UpstreamPools {
         let address = try Self.resolve(configuration.url)
         let loops = Array(group.makeIterator())
@@ -23,7 +21,7 @@ final class UpstreamPools: Sendable {
             pools[ObjectIdentifier(loop)] = try await loop.submit {
                 NIOLoopBound(
                     UpstreamConnectionPool(
-                        eventLoop: loop, address: address, configuration: configuration, limit: limit, logger: logger),
+                        eventLoop: loop, address: address, configuration: configuration, limit: limit),
                     eventLoop: loop
                 )
             }.get()
