@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import SSERelay
 import SSERelayCore
 import ServiceLifecycle
@@ -19,10 +21,14 @@ struct ServeCommand: AsyncParsableCommand {
         let configuration = try self.options.loadOrExit()
         RelayLogging.bootstrap(format: configuration.log.format)
         let logger = RelayLogging.logger(configuration.log)
+        let metrics = RelayMetrics()
+        // Libraries that report through swift-metrics show up on the relay's /metrics too.
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
         let relay = RelayService(
             configuration: configuration,
             logger: logger,
-            notifier: SystemdNotifier(environment: ProcessInfo.processInfo.environment)
+            notifier: SystemdNotifier(environment: ProcessInfo.processInfo.environment),
+            metrics: metrics
         )
         try await Self.run(relay, logger: logger)
     }

@@ -162,7 +162,8 @@ extension CommandLineTests {
         process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
             .appendingPathComponent("sse-relay")
         process.arguments = [
-            "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(backend.port)", "--log-level", "notice",
+            "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(backend.port)",
+            "--log-level", "notice",
         ]
         let errors = Pipe()
         process.standardError = errors

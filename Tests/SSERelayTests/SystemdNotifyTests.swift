@@ -30,7 +30,7 @@ struct SystemdNotifyTests {
             .appendingPathComponent("sse-relay")
         let process = Process()
         process.executableURL = binary
-        process.arguments = ["--listen", "127.0.0.1:0", "--log-level", "warning"]
+        process.arguments = ["--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--log-level", "warning"]
         var environment = ProcessInfo.processInfo.environment
         environment["NOTIFY_SOCKET"] = socket.name
         environment["WATCHDOG_USEC"] = "100000"

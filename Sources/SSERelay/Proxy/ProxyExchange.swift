@@ -43,6 +43,8 @@ final class ProxyExchange {
     var isUpgrading = false
     /// The stream client, when this is a stream request served by the stream engine.
     var subscriber: StreamSubscriber?
+    /// What kind of request this is, for the `requests_total` metric.
+    var kind = RelayMetrics.RequestKind.passthrough
     /// How the exchange ended, for the access log: `ok`, or for stream requests `started`,
     /// `joined`, `resumed`, `no_content`.
     var outcome = "ok"

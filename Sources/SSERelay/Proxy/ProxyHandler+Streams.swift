@@ -13,6 +13,7 @@ extension ProxyHandler {
             let lastEventID = request.headers.first(name: "last-event-id")
             let (resolution, generation) = self.registry.resolve(
                 key: key, route: route, lastEventID: lastEventID, eventLoop: context.eventLoop)
+            exchange.kind = .stream
             if exchange.request.version == .http1_0 {
                 exchange.keepAlive = false
             }
@@ -24,7 +25,7 @@ extension ProxyHandler {
                 self.subscribe(exchange, to: generation, cursor: cursor, mode: .resumed)
             case .join(_, let cursor, let replayMiss):
                 exchange.outcome = replayMiss ? "joined_replay_miss" : "joined"
-                self.subscribe(exchange, to: generation, cursor: cursor, mode: .joined)
+                self.subscribe(exchange, to: generation, cursor: cursor, mode: .joined, isReplayMiss: replayMiss)
             case .start(let forwardedLastEventID, let replayMiss):
                 exchange.outcome = replayMiss ? "started_replay_miss" : "started"
                 if let generation {
@@ -39,7 +40,7 @@ extension ProxyHandler {
                     )
                     upstream.start()
                 }
-                self.subscribe(exchange, to: generation, cursor: 1, mode: .started)
+                self.subscribe(exchange, to: generation, cursor: 1, mode: .started, isReplayMiss: replayMiss)
             }
             return true
         }
@@ -47,7 +48,8 @@ extension ProxyHandler {
     }
 
     private func subscribe(
-        _ exchange: ProxyExchange, to generation: Generation?, cursor: Int, mode: StreamSubscriber.Mode
+        _ exchange: ProxyExchange, to generation: Generation?, cursor: Int, mode: StreamSubscriber.Mode,
+        isReplayMiss: Bool = false
     ) {
         guard let context = self.context, let generation else { return }
         if exchange.outcome == "ok" {
@@ -57,6 +59,7 @@ extension ProxyHandler {
             generation: generation,
             cursor: cursor,
             mode: mode,
+            isReplayMiss: isReplayMiss,
             request: exchange.request,
             writer: self,
             clientQueueBytes: self.settings.limits.clientQueueBytes,
@@ -87,6 +90,10 @@ extension ProxyHandler {
 extension ProxyHandler: StreamResponseWriter {
     var isWritable: Bool { self.context?.channel.isWritable ?? false }
 
+    var queuedBytes: Int {
+        (try? self.context?.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+    }
+
     func writeStreamHead(_ head: HTTPResponseHead) {
         guard let context = self.context, case .exchanging(let exchange) = self.state else { return }
         exchange.responseStatus = head.status
@@ -116,7 +123,7 @@ extension ProxyHandler: StreamResponseWriter {
         guard case .exchanging(let exchange) = self.state else { return }
         exchange.subscriber = nil
         exchange.outcome = "dropped"
-        self.logAccess(exchange, outcome: "dropped")
+        self.recordCompletion(exchange, outcome: "dropped")
         self.state = .closing
         self.context?.close(promise: nil)
     }

@@ -24,7 +24,7 @@ extension ProxyHandler {
             promise: nil
         )
         self.state = .tunnelling
-        self.logAccess(exchange, outcome: "upgraded")
+        self.recordCompletion(exchange, outcome: "upgraded")
         context.eventLoop.assumeIsolated().execute {
             self.buildTunnel(to: connection)
         }

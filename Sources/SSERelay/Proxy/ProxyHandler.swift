@@ -90,7 +90,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             exchange.cancelTimers()
             exchange.connection?.close()
             exchange.subscriber?.stop()
-            self.logAccess(exchange, outcome: "client_closed")
+            self.recordCompletion(exchange, outcome: "client_closed")
         }
         self.state = .closing
         context.fireChannelInactive()
@@ -352,6 +352,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
 
+        self.registry.metrics.recordUpstreamError(reason: error.reason)
         self.logger.warning(
             "upstream failed",
             metadata: [
@@ -360,7 +361,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             ]
         )
         if exchange.responseStarted {
-            self.logAccess(exchange, outcome: error.reason)
+            self.recordCompletion(exchange, outcome: error.reason)
             self.state = .closing
             self.context?.close(promise: nil)
         } else {
@@ -387,7 +388,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func finish(_ exchange: ProxyExchange, trailers: HTTPHeaders? = nil) {
         guard let context = self.context else { return }
         exchange.cancelTimers()
-        self.logAccess(exchange, outcome: exchange.outcome)
+        self.recordCompletion(exchange, outcome: exchange.outcome)
         let keepAlive = exchange.keepAlive && exchange.requestEnded && !self.isQuiescing
         if keepAlive {
             context.writeAndFlush(self.wrapOutboundOut(.end(trailers)), promise: nil)
@@ -454,6 +455,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Writes a response of the relay's own outside any exchange and closes the connection.
     private func respondAndClose(_ response: ErrorResponse, version: HTTPVersion) {
         guard let context = self.context else { return }
+        self.registry.metrics.recordRequest(kind: .invalid, status: response.status.code)
         self.state = .closing
         let channel = context.channel
         context.write(self.wrapOutboundOut(.head(response.head(version: version, close: true))), promise: nil)

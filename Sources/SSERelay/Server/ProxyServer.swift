@@ -3,6 +3,7 @@ public import NIOCore
 import NIOHTTP1
 public import NIOPosix
 public import SSERelayCore
+import Synchronization
 
 /// The proxy listener: accepts client connections and gives each the HTTP pipeline and a
 /// ``ProxyHandler``.
@@ -18,12 +19,18 @@ public final class ProxyServer: Sendable {
     /// (the systemd watchdog).
     public var eventLoop: any EventLoop { self.serverChannel.eventLoop }
 
+    /// The relay's metrics, rendered by the admin listener.
+    public let metrics: RelayMetrics
+    /// The upstream, for the readiness probe.
+    public let upstream: UpstreamConfiguration
+
     private let serverChannel: any Channel
     private let pools: UpstreamPools
-    private let connections: ConnectionRegistry
+    let connections: ConnectionRegistry
     /// Every generation of every stream route.
     let streams: StreamRegistry
     private let logger: Logger
+    private let draining = Atomic(false)
 
     private init(
         localAddress: SocketAddress,
@@ -31,20 +38,30 @@ public final class ProxyServer: Sendable {
         pools: UpstreamPools,
         connections: ConnectionRegistry,
         streams: StreamRegistry,
+        upstream: UpstreamConfiguration,
         logger: Logger
     ) {
         self.localAddress = localAddress
         self.serverChannel = serverChannel
         self.streams = streams
+        self.metrics = streams.metrics
+        self.upstream = upstream
         self.pools = pools
         self.connections = connections
         self.logger = logger
     }
 
+    /// The upstream's resolved address, for the readiness probe.
+    var upstreamAddress: SocketAddress { self.pools.address }
+
+    /// Whether ``shutdown(gracePeriod:)`` began: `/readyz` answers `503` from then on.
+    public var isDraining: Bool { self.draining.load(ordering: .relaxed) }
+
     /// Binds `configuration.listen` and starts serving.
     public static func bind(
         configuration: RelayConfiguration,
         logger: Logger,
+        metrics: RelayMetrics = RelayMetrics(),
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> ProxyServer {
         let pools = try await UpstreamPools.make(group: group, configuration: configuration.upstream)
@@ -55,7 +72,8 @@ public final class ProxyServer: Sendable {
             logHeaders: configuration.log.headers,
             streams: configuration.streams
         )
-        let registry = StreamRegistry(replayMemoryLimit: configuration.limits.replayMemoryBytes, logger: logger)
+        let registry = StreamRegistry(
+            replayMemoryLimit: configuration.limits.replayMemoryBytes, metrics: metrics, logger: logger)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -78,6 +96,7 @@ public final class ProxyServer: Sendable {
             pools: pools,
             connections: connections,
             streams: registry,
+            upstream: configuration.upstream,
             logger: logger
         )
     }
@@ -92,6 +111,7 @@ public final class ProxyServer: Sendable {
     ) throws {
         let admitted = connections.admit(channel)
         guard admitted, let pool = pools.pool(for: channel.eventLoop) else {
+            registry.metrics.connectionRefused()
             logger.notice(
                 "connection limit reached, answering 503",
                 metadata: ["limit": "\(connections.limit)", "client": "\(channel.remoteAddress?.ipAddress ?? "-")"]
@@ -116,6 +136,7 @@ public final class ProxyServer: Sendable {
     /// keep-alive connections close at once), cuts what is left, cancels the upstreams of
     /// generations nobody listens to any more, then closes the upstream pools.
     public func shutdown(gracePeriod: TimeAmount) async {
+        self.draining.store(true, ordering: .relaxed)
         try? await self.serverChannel.close()
         self.connections.quiesce()
         let loop = self.serverChannel.eventLoop

@@ -166,17 +166,23 @@ final class Generation: Sendable {
         self.perform(action)
     }
 
-    /// An event arrived: encode it once, append it to the log, wake the subscribers.
-    func received(_ event: ServerSentEvent) {
-        let (groups, evicted, added) = self.state.withLockedValue { state -> ([SubscriberGroup], Int, Int) in
+    /// The relay's metrics.
+    var metrics: RelayMetrics { self.registry.metrics }
+
+    /// An event arrived, read from the upstream at `receivedAt`: encode it once, append it to
+    /// the log, wake the subscribers.
+    func received(_ event: ServerSentEvent, at receivedAt: NIODeadline) {
+        let (groups, evicted, added, injectedID) = self.state.withLockedValue {
+            state -> ([SubscriberGroup], Int, Int, Bool) in
             let sequence = state.log.nextSequence
             let upstreamID = self.route.ids == .auto ? event.upstreamID : nil
             let id = upstreamID ?? RelayEventID(generation: self.token, sequence: sequence).description
             let bytes = self.writer.encode(
                 event, relayID: upstreamID == nil ? id : nil, allocator: ByteBufferAllocator())
-            let (_, evicted) = state.log.append(id: id, bytes: bytes)
-            return (Array(state.groups.values), evicted, bytes.readableBytes)
+            let (_, evicted) = state.log.append(id: id, bytes: bytes, receivedAt: receivedAt)
+            return (Array(state.groups.values), evicted, bytes.readableBytes, upstreamID == nil)
         }
+        self.metrics.eventReceived(idInjected: injectedID)
         self.registry.replayBytesChanged(by: added - evicted)
         for group in groups {
             group.wake()
@@ -290,6 +296,50 @@ final class Generation: Sendable {
     }
 
     var isEnded: Bool { self.state.withLockedValue { !$0.machine.isUpstreamOpen } }
+
+    /// The generation as `/streams` shows it, with its clients gathered from their loops.
+    func report() -> EventLoopFuture<GenerationReport> {
+        let (report, groups) = self.state.withLockedValue { state -> (GenerationReport, [SubscriberGroup]) in
+            let report = GenerationReport(
+                generation: self.token,
+                key: self.key.description,
+                route: self.key.route,
+                parameters: Dictionary(
+                    self.key.parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first }),
+                query: self.key.query,
+                state: state.machine.state.rawValue,
+                ageSeconds: Double((NIODeadline.now() - self.createdAt).nanoseconds) / 1e9,
+                events: state.log.nextSequence - 1,
+                retainedEvents: state.log.count,
+                bufferedBytes: state.log.retainedBytes,
+                upstream: state.answer.map(UpstreamAnswerReport.init(answer:)),
+                clients: []
+            )
+            return (report, Array(state.groups.values))
+        }
+        let clients = EventLoopFuture.whenAllSucceed(groups.map { $0.reports() }, on: self.eventLoop)
+        return clients.map { clients in
+            var report = report
+            report.clients = clients.flatMap { $0 }
+            return report
+        }
+    }
+}
+
+extension UpstreamAnswerReport {
+    init(answer: Generation.Answer) {
+        func headers(_ head: HTTPResponseHead) -> [[String]] {
+            HeaderRedaction.redacted(head.headers).map { [$0.name, $0.value] }
+        }
+        switch answer {
+        case .stream(let head):
+            self.init(status: Int(head.status.code), headers: headers(head), error: nil)
+        case .rejected(let head, _):
+            self.init(status: Int(head.status.code), headers: headers(head), error: nil)
+        case .failed(let error):
+            self.init(status: nil, headers: [], error: error.detail)
+        }
+    }
 }
 
 /// A generation as ``StreamRequestResolution`` reads it, taken under the generation's lock.

@@ -58,6 +58,7 @@ final class GenerationUpstream: UpstreamResponseReceiver {
 
     /// Sends the request; call on the generation's loop.
     func start() {
+        self.generation.metrics.upstreamStreamStarted()
         let bound = NIOLoopBound(self, eventLoop: self.pool.eventLoop)
         self.generation.upstreamCanceller.withLockedValue { canceller in
             canceller = { bound.eventLoop.execute { bound.value.cancel() } }
@@ -104,6 +105,7 @@ final class GenerationUpstream: UpstreamResponseReceiver {
     private func fail(_ error: UpstreamError) {
         guard !self.isDone else { return }
         self.markDone()
+        self.generation.metrics.recordUpstreamError(reason: error.reason)
         self.connection?.close()
         self.connection = nil
         if self.isStreaming {
@@ -138,17 +140,19 @@ final class GenerationUpstream: UpstreamResponseReceiver {
             self.rejectedBody.writeBuffer(&body)
             return
         }
+        let receivedAt = NIODeadline.now()
         do {
             for output in try self.parser.feed(body) {
                 switch output {
                 case .event(let event):
-                    self.generation.received(event)
+                    self.generation.received(event, at: receivedAt)
                 case .comment(let line):
                     self.generation.received(comment: line)
                 }
             }
         } catch {
             self.markDone()
+            self.generation.metrics.recordUpstreamError(reason: "invalid_event_stream")
             connection.close()
             self.connection = nil
             self.generation.upstreamEnded(error: "\(error)")

@@ -18,10 +18,12 @@ final class StreamRegistry: Sendable {
     private let state = NIOLockedValueBox(State())
     private let replayBytes = Atomic<Int>(0)
     let replayMemoryLimit: Int
+    let metrics: RelayMetrics
     private let logger: Logger
 
-    init(replayMemoryLimit: Int, logger: Logger) {
+    init(replayMemoryLimit: Int, metrics: RelayMetrics, logger: Logger) {
         self.replayMemoryLimit = replayMemoryLimit
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -43,6 +45,7 @@ final class StreamRegistry: Sendable {
             let generation: Generation?
             switch resolution {
             case .noContent:
+                self.metrics.record(.noContent)
                 generation = nil
             case .resume(let token, _), .join(let token, _, _):
                 generation = generations.last { $0.token == token }

@@ -7,6 +7,10 @@ import NIOHTTP1
 protocol StreamResponseWriter: AnyObject {
     /// Whether the client's socket takes more bytes without queueing them.
     var isWritable: Bool { get }
+    /// Bytes written but not yet taken by the socket, for `/streams`.
+    var queuedBytes: Int { get }
+    /// The client's IP address, for `/streams`.
+    var clientAddress: String? { get }
     func writeStreamHead(_ head: HTTPResponseHead)
     func writeStreamBody(_ body: ByteBuffer)
     func flushStream()

@@ -23,12 +23,19 @@ final class StreamSubscriber {
 
     let generation: Generation
     let mode: Mode
+    /// Whether the client's `Last-Event-ID` matched nothing retained (for metrics).
+    private let isReplayMiss: Bool
+    /// Events the generation read before this moment are replayed to this client; later ones
+    /// are live, and their delivery latency is measured.
+    private let joinedAt = NIODeadline.now()
     private let group: SubscriberGroup
     private weak var writer: (any StreamResponseWriter)?
     private let request: HTTPRequestHead
     private let clientQueueBytes: Int
     private let eventLoop: any EventLoop
     private var cursor: Int
+    /// Events written to this client, for `/streams`.
+    private var deliveredEvents = 0
     private var headSent = false
     private var isStopped = false
     private var lastWrite = NIODeadline.now()
@@ -44,6 +51,7 @@ final class StreamSubscriber {
         generation: Generation,
         cursor: Int,
         mode: Mode,
+        isReplayMiss: Bool = false,
         request: HTTPRequestHead,
         writer: any StreamResponseWriter,
         clientQueueBytes: Int,
@@ -52,6 +60,7 @@ final class StreamSubscriber {
         self.generation = generation
         self.cursor = cursor
         self.mode = mode
+        self.isReplayMiss = isReplayMiss
         self.request = request
         self.writer = writer
         self.clientQueueBytes = clientQueueBytes
@@ -62,6 +71,7 @@ final class StreamSubscriber {
 
     /// Joins the generation's group on this loop and sends what there is to send.
     func start() {
+        self.generation.metrics.streamClientConnected()
         self.group.add(self)
         if let seconds = self.generation.route.heartbeatSeconds {
             self.scheduleHeartbeat(in: .fractionalSeconds(seconds))
@@ -73,6 +83,10 @@ final class StreamSubscriber {
     func stop() {
         guard !self.isStopped else { return }
         self.isStopped = true
+        self.generation.metrics.streamClientDisconnected()
+        if !self.headSent {
+            self.generation.metrics.record(.abandoned)
+        }
         self.heartbeat?.cancel()
         self.group.remove(self)
         self.generation.clientLeft()
@@ -106,6 +120,7 @@ final class StreamSubscriber {
         let route = self.generation.route
         switch answer {
         case .stream(let upstreamHead):
+            self.generation.metrics.record(self.isReplayMiss ? .replayMiss : self.outcome)
             writer.writeStreamHead(
                 StreamResponseHead.make(from: upstreamHead, request: self.request, route: route, mode: self.mode))
             let primingID = RelayEventID(generation: self.generation.token, sequence: self.cursor - 1).description
@@ -115,6 +130,7 @@ final class StreamSubscriber {
             self.lastWrite = .now()
             return true
         case .rejected(let upstreamHead, let body):
+            self.generation.metrics.record(.rejected)
             writer.writeStreamHead(StreamResponseHead.relayed(upstreamHead, request: self.request))
             if body.readableBytes > 0 {
                 writer.writeStreamBody(body)
@@ -122,6 +138,7 @@ final class StreamSubscriber {
             self.finish()
             return false
         case .failed(let error):
+            self.generation.metrics.record(.rejected)
             self.answerFailure(error, writer: writer)
             return false
         }
@@ -157,6 +174,8 @@ final class StreamSubscriber {
     /// events this client already took goes out at once), and ends the response when it
     /// reached the head of a generation whose upstream is over.
     private func pull(_ writer: any StreamResponseWriter) {
+        var delivery = Delivery()
+        defer { delivery.record(into: self.generation.metrics) }
         // Bounded: every pass either writes events, reaches the head, or leaves the loop.
         while writer.isWritable {
             guard
@@ -174,6 +193,8 @@ final class StreamSubscriber {
                 }
                 writer.writeStreamBody(entry.bytes)
                 self.lastWrite = .now()
+                delivery.wrote(entry, joinedAt: self.joinedAt)
+                self.deliveredEvents += 1
                 self.cursor = entry.sequence + 1
                 if !writer.isWritable { break }
             }
@@ -234,7 +255,58 @@ final class StreamSubscriber {
 
     private func drop(_ reason: String) {
         self.generation.logger.notice("dropping a slow stream client", metadata: ["reason": "\(reason)"])
+        self.generation.metrics.slowClientDropped()
         self.stop()
         self.writer?.abortStream(reason: reason)
+    }
+}
+
+extension StreamSubscriber {
+    /// The outcome metric of a client served from a stream.
+    private var outcome: RelayMetrics.StreamOutcome {
+        switch self.mode {
+        case .started: .started
+        case .joined: .joined
+        case .resumed: .resumed
+        }
+    }
+
+    /// What one write pass delivered, counted into the metrics once at its end.
+    private struct Delivery {
+        var events = 0
+        var replayed = 0
+        /// When the newest live event written was read from the upstream.
+        var newestLiveReceivedAt: NIODeadline?
+
+        mutating func wrote(_ entry: ReplayBuffer.Entry, joinedAt: NIODeadline) {
+            self.events += 1
+            if entry.receivedAt < joinedAt {
+                self.replayed += 1
+            } else {
+                self.newestLiveReceivedAt = entry.receivedAt
+            }
+        }
+
+        func record(into metrics: RelayMetrics) {
+            guard self.events > 0 else { return }
+            let latency = self.newestLiveReceivedAt.map { receivedAt in
+                Duration.nanoseconds((NIODeadline.now() - receivedAt).nanoseconds)
+            }
+            metrics.recordDelivery(events: self.events, replayed: self.replayed, latency: latency)
+        }
+    }
+}
+
+extension StreamSubscriber {
+    /// This client as `/streams` shows it; call on the client's loop.
+    func report(now: NIODeadline) -> StreamClientReport {
+        StreamClientReport(
+            remoteAddress: self.writer?.clientAddress,
+            mode: self.mode.rawValue,
+            connectedSeconds: Double((now - self.joinedAt).nanoseconds) / 1e9,
+            deliveredEvents: self.deliveredEvents,
+            queuedBytes: self.writer?.queuedBytes ?? 0,
+            lagBytes: self.generation.lag(from: self.cursor)
+        )
     }
 }

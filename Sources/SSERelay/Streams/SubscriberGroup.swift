@@ -28,6 +28,14 @@ final class SubscriberGroup: Sendable {
         self.members.value.subscribers[ObjectIdentifier(subscriber)] = nil
     }
 
+    /// The members as `/streams` shows them, read on the group's loop.
+    func reports() -> EventLoopFuture<[StreamClientReport]> {
+        self.eventLoop.submit {
+            let now = NIODeadline.now()
+            return self.members.value.subscribers.values.map { $0.report(now: now) }
+        }
+    }
+
     /// Wakes every member on the group's loop: new events, the response head, comments or the
     /// end of the upstream.
     func wake() {

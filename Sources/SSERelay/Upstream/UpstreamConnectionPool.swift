@@ -166,23 +166,12 @@ final class UpstreamConnectionPool {
                     }
                 case .failure(let error):
                     self.openCount -= 1
-                    completion(.failure(Self.classify(error, upstream: upstream, connectTimeout: connectTimeout)))
+                    completion(
+                        .failure(.connectFailure(error, upstream: upstream, connectTimeoutSeconds: connectTimeout)))
                 }
             }
     }
 
-    private static func classify(_ error: any Error, upstream: String, connectTimeout: Double) -> UpstreamError {
-        if let error = error as? UpstreamError {
-            return error
-        }
-        if case ChannelError.connectTimeout = error {
-            return .connectTimeout(upstream, seconds: connectTimeout)
-        }
-        if let error = error as? IOError, error.errnoCode == ECONNREFUSED {
-            return .connectionRefused(upstream)
-        }
-        return .connectFailed(upstream, error)
-    }
 }
 
 extension HTTPRequestEncoder.Configuration {

@@ -1,4 +1,11 @@
+import NIOCore
 public import NIOHTTP1
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 /// Why a request to the upstream did not get a complete response.
 ///
@@ -76,5 +83,21 @@ extension Double {
     /// `2 s`, `0.5 s`: a duration in an error message.
     var secondsText: String {
         self.rounded() == self ? "\(Int(self)) s" : "\(self) s"
+    }
+}
+
+extension UpstreamError {
+    /// Why a connection to `upstream` could not be opened, from the error of the connect.
+    static func connectFailure(_ error: any Error, upstream: String, connectTimeoutSeconds: Double) -> Self {
+        if let error = error as? UpstreamError {
+            return error
+        }
+        if case ChannelError.connectTimeout = error {
+            return .connectTimeout(upstream, seconds: connectTimeoutSeconds)
+        }
+        if let error = error as? IOError, error.errnoCode == ECONNREFUSED {
+            return .connectionRefused(upstream)
+        }
+        return .connectFailed(upstream, error)
     }
 }

@@ -4,6 +4,8 @@ import SSERelayCore
 /// The ``UpstreamConnectionPool`` of every event loop of the server's group.
 final class UpstreamPools: Sendable {
     private let pools: [ObjectIdentifier: NIOLoopBound<UpstreamConnectionPool>]
+    /// The upstream's socket address, resolved once at start-up.
+    let address: SocketAddress
 
     /// Creates one pool on each loop of `group`, sharing `upstream.maxConnections` among them
     /// (the remainder of the division goes to the first loops; every loop gets at least one).
@@ -26,11 +28,12 @@ final class UpstreamPools: Sendable {
                 )
             }.get()
         }
-        return UpstreamPools(pools: pools)
+        return UpstreamPools(pools: pools, address: address)
     }
 
-    private init(pools: [ObjectIdentifier: NIOLoopBound<UpstreamConnectionPool>]) {
+    private init(pools: [ObjectIdentifier: NIOLoopBound<UpstreamConnectionPool>], address: SocketAddress) {
         self.pools = pools
+        self.address = address
     }
 
     /// The pool of `eventLoop`; call on that loop.

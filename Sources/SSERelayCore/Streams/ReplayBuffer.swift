@@ -20,6 +20,8 @@ public struct ReplayBuffer: Sendable {
         public var bytes: ByteBuffer
         /// Bytes appended before this event, over the buffer's whole life.
         public var offset: Int
+        /// When the relay read the event from the upstream, for the delivery-latency metric.
+        public var receivedAt: NIODeadline
     }
 
     public let maxEvents: Int
@@ -46,12 +48,16 @@ public struct ReplayBuffer: Sendable {
     /// How many events are retained.
     public var count: Int { self.entries.count }
 
-    /// Appends an event; returns its sequence number and the bytes evicted to make room.
+    /// Appends an event read from the upstream at `receivedAt`; returns its sequence number and
+    /// the bytes evicted to make room.
     @discardableResult
-    public mutating func append(id: String, bytes: ByteBuffer) -> (sequence: Int, evictedBytes: Int) {
+    public mutating func append(
+        id: String, bytes: ByteBuffer, receivedAt: NIODeadline = .now()
+    ) -> (sequence: Int, evictedBytes: Int) {
         let sequence = self.nextSequence
         self.nextSequence += 1
-        self.entries.append(Entry(sequence: sequence, id: id, bytes: bytes, offset: self.appendedBytes))
+        self.entries.append(
+            Entry(sequence: sequence, id: id, bytes: bytes, offset: self.appendedBytes, receivedAt: receivedAt))
         self.sequenceByID[id] = sequence
         self.appendedBytes += bytes.readableBytes
         self.retainedBytes += bytes.readableBytes

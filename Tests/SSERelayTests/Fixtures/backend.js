@@ -22,7 +22,8 @@
 //                               hold=1 (never ends after the events), crlf=1 (CRLF endings),
 //                               size=N (N bytes of padding per event), stamp=1 (` t=<ms>`),
 //                               batch=N (N events per tick), raw=B64URL (that exact body,
-//                               written `chunk` bytes at a time).
+//                               written `chunk` bytes at a time), cookie=1 (the response
+//                               sets `Set-Cookie: session=backend-secret`).
 //                               The Last-Event-ID it received is echoed in `x-last-event-id`.
 //   GET  /api/conversation/:id/stats
 //                               JSON {starts, aborted, lastEventIds} of that conversation
@@ -110,10 +111,12 @@ function streamCompletion(req, res, id, url) {
   const total = Number(url.searchParams.get('events') || 5);
   const interval = Number(url.searchParams.get('interval') || 10);
   const nl = url.searchParams.get('crlf') === '1' ? '\r\n' : '\n';
-  res.writeHead(200, {
+  const headers = {
     'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache',
     'X-Conversation': id, 'X-Last-Event-Id': req.headers['last-event-id'] || '',
-  });
+  };
+  if (url.searchParams.get('cookie') === '1') headers['Set-Cookie'] = 'session=backend-secret';
+  res.writeHead(200, headers);
   if (url.searchParams.get('retry')) res.write(`retry: ${url.searchParams.get('retry')}${nl}${nl}`);
   let k = 0;
   let done = false;

@@ -21,21 +21,23 @@ final class BackendProcess: Sendable {
     ///
     /// The wait blocks a thread, so it runs on a Dispatch queue rather than on the test's
     /// cooperative pool, which parallel tests would otherwise starve.
-    static func start() async throws -> BackendProcess {
+    ///
+    /// - Parameter port: A fixed port (to bring a stopped backend back where it was), or 0.
+    static func start(port: Int = 0) async throws -> BackendProcess {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
-                continuation.resume(with: Result { try Self.startBlocking() })
+                continuation.resume(with: Result { try Self.startBlocking(port: port) })
             }
         }
     }
 
-    private static func startBlocking() throws -> BackendProcess {
+    private static func startBlocking(port: Int) throws -> BackendProcess {
         let script = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Fixtures/backend.js")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["node", script.path, "0"]
+        process.arguments = ["node", script.path, String(port)]
         let output = Pipe()
         process.standardOutput = output
         // The fixture exits when this pipe closes, which happens when the test process ends.

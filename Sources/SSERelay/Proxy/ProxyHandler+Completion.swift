@@ -3,8 +3,11 @@ import NIOCore
 import NIOHTTP1
 
 extension ProxyHandler {
-    /// Writes the one `request` line per exchange at `info` (README, "Logging").
-    func logAccess(_ exchange: ProxyExchange, outcome: String) {
+    /// Counts a finished exchange in `requests_total` and writes its one `request` line at
+    /// `info` (README, "Logging").
+    func recordCompletion(_ exchange: ProxyExchange, outcome: String) {
+        self.registry.metrics.recordRequest(
+            kind: exchange.isUpgrading ? .upgrade : exchange.kind, status: exchange.responseStatus?.code ?? 0)
         guard self.logger.logLevel <= .info else { return }
         let now = NIODeadline.now()
         var metadata: Logger.Metadata = [

@@ -1,0 +1,53 @@
+public import Logging
+public import NIOCore
+import NIOHTTP1
+public import NIOPosix
+public import SSERelayCore
+
+/// The operators' listener (`admin.listen`): metrics, stream inspection and health, on a port
+/// of its own so proxied traffic can never reach it and it can stay private.
+///
+/// It outlives the proxy's drain: during a graceful shutdown `/readyz` says `503 draining` to
+/// load balancers and `/metrics` keeps being scraped until the relay exits.
+public final class AdminServer: Sendable {
+    /// The address the listener is bound to (with the port the OS chose for port 0).
+    public let localAddress: SocketAddress
+    private let channel: any Channel
+
+    private init(localAddress: SocketAddress, channel: any Channel) {
+        self.localAddress = localAddress
+        self.channel = channel
+    }
+
+    /// Binds `configuration.listen` in front of `proxy`.
+    public static func bind(
+        _ configuration: AdminConfiguration,
+        listen: HostAndPort,
+        proxy: ProxyServer,
+        logger: Logger,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> AdminServer {
+        let token = configuration.token.map(BearerToken.init)
+        let probe = UpstreamProbe(upstream: proxy.upstream, address: proxy.upstreamAddress, group: group)
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(
+                        AdminHandler(proxy: proxy, token: token, probe: probe, logger: logger))
+                }
+            }
+            .bind(host: listen.host, port: listen.port)
+            .get()
+        guard let localAddress = channel.localAddress else {
+            throw ChannelError.unknownLocalAddress
+        }
+        return AdminServer(localAddress: localAddress, channel: channel)
+    }
+
+    /// Closes the listener and its connections.
+    public func close() async {
+        try? await self.channel.close()
+    }
+}

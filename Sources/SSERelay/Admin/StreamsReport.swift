@@ -1,0 +1,71 @@
+import SSERelayCore
+
+/// What `GET /streams` shows of every generation (SPEC §6), encoded as JSON.
+///
+/// Built for people reading it with `curl | jq`: snake_case keys, durations in seconds, header
+/// values of credentials redacted as in the logs (``HeaderRedaction``).
+struct StreamsReport: Encodable, Sendable {
+    var generations: [GenerationReport]
+}
+
+/// One generation: its key, where its upstream stands, its buffer and its clients.
+struct GenerationReport: Encodable, Sendable {
+    /// The token every relay id of the generation starts with; `/streams/{generation}`.
+    var generation: String
+    /// The stream key as logged: route, parameters, query and the digest of the vary headers.
+    var key: String
+    var route: String
+    var parameters: [String: String]
+    var query: String
+    /// `active`, `lingering` (no clients, upstream still open), `finished`, `failed`.
+    var state: String
+    var ageSeconds: Double
+    /// Events read from the upstream so far.
+    var events: Int
+    /// Events still in the replay buffer, and their bytes.
+    var retainedEvents: Int
+    var bufferedBytes: Int
+    /// The upstream's answer, once there is one.
+    var upstream: UpstreamAnswerReport?
+    var clients: [StreamClientReport]
+
+    enum CodingKeys: String, CodingKey {
+        case generation, key, route, parameters, query, state, events, upstream, clients
+        case ageSeconds = "age_seconds"
+        case retainedEvents = "retained_events"
+        case bufferedBytes = "buffered_bytes"
+    }
+}
+
+/// The upstream's response to a generation's request.
+struct UpstreamAnswerReport: Encodable, Sendable {
+    /// The upstream's status; absent when it could not be reached.
+    var status: Int?
+    /// Response headers in order, as `[name, value]` pairs, credentials redacted.
+    var headers: [[String]]
+    /// Why the upstream gave no answer, when it did not.
+    var error: String?
+}
+
+/// One connected client of a generation.
+struct StreamClientReport: Encodable, Sendable {
+    var remoteAddress: String?
+    /// `started`, `joined` or `resumed`.
+    var mode: String
+    var connectedSeconds: Double
+    /// Events written to this client.
+    var deliveredEvents: Int
+    /// Bytes written but not yet taken by the client's socket.
+    var queuedBytes: Int
+    /// Bytes between the client's position and the newest event.
+    var lagBytes: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case mode
+        case remoteAddress = "remote_address"
+        case connectedSeconds = "connected_seconds"
+        case deliveredEvents = "delivered_events"
+        case queuedBytes = "queued_bytes"
+        case lagBytes = "lag_bytes"
+    }
+}

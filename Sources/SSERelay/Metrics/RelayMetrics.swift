@@ -1,0 +1,262 @@
+import NIOConcurrencyHelpers
+public import Prometheus
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Every figure the relay exposes on the admin listener's `/metrics` (SPEC §6, README
+/// "Metrics"), kept in one Prometheus registry per relay.
+///
+/// The instruments are made on swift-prometheus's ``PrometheusCollectorRegistry`` directly,
+/// so each carries its `# HELP` line; the command line also bootstraps swift-metrics with a
+/// factory over the same ``registry``, so metrics of any library that reports through
+/// swift-metrics land on the same page. One registry per relay rather than the global one keeps
+/// relays in one process (the tests) apart.
+///
+/// Hot-path cost: counters are atomics; a client's deliveries are counted once per write pass
+/// rather than once per event, and the delivery latency is sampled once per pass (see
+/// ``recordDelivery(events:replayed:latency:)``).
+public final class RelayMetrics: Sendable {
+    /// How a stream request was answered: a partition of every stream request.
+    public enum StreamOutcome: String, CaseIterable, Sendable {
+        /// Started a new generation (a new upstream request).
+        case started
+        /// Joined an open generation.
+        case joined
+        /// Resumed after its `Last-Event-ID` from the replay buffer.
+        case resumed
+        /// `204`: the generation ended and the client has every event.
+        case noContent = "no_content"
+        /// Its `Last-Event-ID` matched nothing retained: it started or joined from the start.
+        case replayMiss = "replay_miss"
+        /// The upstream answered something other than an event stream, or could not be reached.
+        case rejected
+        /// The client left before the upstream answered.
+        case abandoned
+    }
+
+    /// What kind of request a completed exchange was, the `kind` label of `requests_total`.
+    public enum RequestKind: String, Sendable {
+        case passthrough, stream, upgrade
+        /// Refused before it could be routed: malformed, oversized or too slow.
+        case invalid
+    }
+
+    /// The registry `/metrics` renders.
+    public let registry: PrometheusCollectorRegistry
+
+    private let upstreamStreamsStarted: Counter
+    private let eventsReceived: Counter
+    private let eventsDelivered: Counter
+    private let eventsReplayed: Counter
+    private let idsInjected: Counter
+    private let slowClientsDropped: Counter
+    private let connectionsRefused: Counter
+    private let streamClients: Gauge
+    private let activeGenerations: Gauge
+    private let retainedGenerations: Gauge
+    private let replayBufferBytes: Gauge
+    private let clientConnections: Gauge
+    private let deliveryLatency: DurationHistogram
+    private let residentMemory: Gauge
+    private let openFileDescriptors: Gauge
+    private let cpuSeconds: Gauge
+    private let startTime: Gauge
+    private let streamOutcomes: [StreamOutcome: Counter]
+    /// `requests_total` and `upstream_errors_total` by label values, made on first use.
+    private let labelledCounters = NIOLockedValueBox([LabelledCounterKey: Counter]())
+
+    private struct LabelledCounterKey: Hashable {
+        var name: String
+        var labels: [String]
+    }
+
+    /// Buckets of the delivery-latency histogram: fan-out is sub-millisecond when healthy, so
+    /// the low end is fine-grained; the top catches clients stalled behind a full socket.
+    static let latencyBuckets: [Duration] = [
+        .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+        .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5),
+    ]
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        func counter(_ name: String, _ help: String) -> Counter {
+            registry.makeCounter(
+                descriptor: MetricNameDescriptor(
+                    namespace: "sse_relay", metricName: name, unitName: "total", helpText: help))
+        }
+        func gauge(_ name: String, _ unit: String, _ help: String, namespace: String = "sse_relay") -> Gauge {
+            registry.makeGauge(
+                descriptor: MetricNameDescriptor(
+                    namespace: namespace, metricName: name, unitName: unit, helpText: help))
+        }
+        self.upstreamStreamsStarted = counter(
+            "upstream_streams_started", "Upstream stream requests started, one per generation.")
+        self.eventsReceived = counter("events_received", "SSE events read from upstream streams.")
+        self.eventsDelivered = counter(
+            "events_delivered", "SSE events written to stream clients, replayed ones included.")
+        self.eventsReplayed = counter(
+            "events_replayed", "SSE events written to joining or resuming clients from the replay buffer.")
+        self.idsInjected = counter("ids_injected", "SSE events given a relay id.")
+        self.slowClientsDropped = counter(
+            "slow_clients_dropped", "Stream clients disconnected for lagging beyond limits.clientQueueBytes.")
+        self.connectionsRefused = counter(
+            "connections_refused", "Client connections answered 503 over limits.maxConnections.")
+        self.streamClients = gauge("stream_clients", "", "Connected stream clients.")
+        self.activeGenerations = gauge("active_generations", "", "Generations whose upstream stream is open.")
+        self.retainedGenerations = gauge(
+            "retained_generations", "", "Generations held for resumption, open or ended.")
+        self.replayBufferBytes = gauge("replay_buffer", "bytes", "Bytes held by all replay buffers.")
+        self.clientConnections = gauge("client_connections", "", "Open client connections on the proxy listener.")
+        self.deliveryLatency = registry.makeDurationHistogram(
+            descriptor: MetricNameDescriptor(
+                namespace: "sse_relay", metricName: "event_delivery", unitName: "seconds",
+                helpText:
+                    "From the upstream read of an event to its write to a live client, sampled once per write pass."),
+            buckets: Self.latencyBuckets
+        )
+        self.residentMemory = gauge(
+            "resident_memory", "bytes", "Resident memory size in bytes.", namespace: "process")
+        self.openFileDescriptors = gauge("open_fds", "", "Number of open file descriptors.", namespace: "process")
+        self.cpuSeconds = gauge(
+            "cpu_seconds", "total", "Total user and system CPU time spent in seconds.", namespace: "process")
+        self.startTime = gauge(
+            "start_time", "seconds", "Start time of the process since unix epoch in seconds.", namespace: "process")
+        let outcomesName = MetricNameDescriptor(
+            namespace: "sse_relay", metricName: "stream_requests", unitName: "total",
+            helpText: "Stream requests by how they were answered.")
+        var outcomes: [StreamOutcome: Counter] = [:]
+        for outcome in StreamOutcome.allCases {
+            outcomes[outcome] = registry.makeCounter(descriptor: outcomesName, labels: [("outcome", outcome.rawValue)])
+        }
+        self.streamOutcomes = outcomes
+        // The relay's start, which for the daemon is the process's to within milliseconds.
+        self.startTime.set(Self.wallClockSeconds())
+    }
+
+    private static func wallClockSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+
+    // MARK: Recording
+
+    func upstreamStreamStarted() {
+        self.upstreamStreamsStarted.increment()
+    }
+
+    /// Counts an event read from an upstream, and the relay id it was given, if any.
+    func eventReceived(idInjected: Bool) {
+        self.eventsReceived.increment()
+        if idInjected {
+            self.idsInjected.increment()
+        }
+    }
+
+    func slowClientDropped() {
+        self.slowClientsDropped.increment()
+    }
+
+    func connectionRefused() {
+        self.connectionsRefused.increment()
+    }
+
+    func streamClientConnected() {
+        self.streamClients.increment()
+    }
+
+    func streamClientDisconnected() {
+        self.streamClients.decrement()
+    }
+
+    /// Counts a stream request's answer.
+    func record(_ outcome: StreamOutcome) {
+        self.streamOutcomes[outcome]?.increment()
+    }
+
+    /// Counts a completed request.
+    func recordRequest(kind: RequestKind, status: UInt) {
+        self.labelledCounter(Self.requestsName, labels: [("kind", kind.rawValue), ("status", String(status))])
+            .increment()
+    }
+
+    /// Counts a failed upstream request by ``UpstreamError/reason``.
+    func recordUpstreamError(reason: String) {
+        self.labelledCounter(Self.upstreamErrorsName, labels: [("reason", reason)]).increment()
+    }
+
+    /// Counts one write pass of a stream client: `events` written, of which `replayed` came
+    /// from the buffer, and the latency of the newest live event written, if any.
+    ///
+    /// One histogram sample per pass rather than per event: a pass writes every event that
+    /// was due, so this samples each client at each wake-up, and costs one lock per pass.
+    func recordDelivery(events: Int, replayed: Int, latency: Duration?) {
+        if events > 0 {
+            self.eventsDelivered.increment(by: Int64(events))
+        }
+        if replayed > 0 {
+            self.eventsReplayed.increment(by: Int64(replayed))
+        }
+        if let latency {
+            self.deliveryLatency.record(latency)
+        }
+    }
+
+    private static var requestsName: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "sse_relay", metricName: "requests", unitName: "total",
+            helpText: "Completed requests by kind and response status.")
+    }
+
+    private static var upstreamErrorsName: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "sse_relay", metricName: "upstream_errors", unitName: "total",
+            helpText: "Upstream requests that failed, by reason.")
+    }
+
+    // MARK: Scraping
+
+    /// The figures that are read rather than counted, taken at scrape time.
+    struct Readings {
+        var activeGenerations: Int
+        var retainedGenerations: Int
+        var replayBufferBytes: Int
+        var clientConnections: Int
+        var process: ProcessFigures
+    }
+
+    /// The Prometheus text exposition of every metric, with `readings` brought up to date first.
+    func exposition(with readings: Readings) -> [UInt8] {
+        self.activeGenerations.set(Int64(readings.activeGenerations))
+        self.retainedGenerations.set(Int64(readings.retainedGenerations))
+        self.replayBufferBytes.set(Int64(readings.replayBufferBytes))
+        self.clientConnections.set(Int64(readings.clientConnections))
+        if let resident = readings.process.residentMemoryBytes {
+            self.residentMemory.set(Int64(resident))
+        }
+        if let descriptors = readings.process.openFileDescriptors {
+            self.openFileDescriptors.set(Int64(descriptors))
+        }
+        if let seconds = readings.process.cpuSeconds {
+            self.cpuSeconds.set(seconds)
+        }
+        return self.registry.emitToBuffer()
+    }
+
+    private func labelledCounter(_ descriptor: MetricNameDescriptor, labels: [(String, String)]) -> Counter {
+        let key = LabelledCounterKey(name: descriptor.name, labels: labels.map { $0.1 })
+        return self.labelledCounters.withLockedValue { counters in
+            if let counter = counters[key] {
+                return counter
+            }
+            let counter = self.registry.makeCounter(descriptor: descriptor, labels: labels)
+            counters[key] = counter
+            return counter
+        }
+    }
+}
