@@ -28,17 +28,29 @@ struct ConfigurationOptions: ParsableArguments {
 
     /// The configuration, or exit status 78 (EX_CONFIG) after printing every problem.
     func loadOrExit() throws -> RelayConfiguration {
-        let overrides = ConfigurationOverrides(
-            listen: self.listen, upstream: self.upstream, admin: self.admin, logLevel: self.logLevel)
-        return try Self.loadOrExit(path: self.config, overrides: overrides)
+        try Self.loadOrExit(path: self.config, overrides: self.overrides)
+    }
+
+    /// The configuration as a reload reads it: the file again, the same flags on top.
+    func load() throws -> RelayConfiguration {
+        try Self.load(path: self.config, overrides: self.overrides)
+    }
+
+    private var overrides: ConfigurationOverrides {
+        ConfigurationOverrides(listen: self.listen, upstream: self.upstream, admin: self.admin, logLevel: self.logLevel)
+    }
+
+    /// The file at `path` (or the embedded defaults) with `overrides` applied.
+    static func load(path: String?, overrides: ConfigurationOverrides) throws -> RelayConfiguration {
+        let base = try path.map(ConfigurationLoader.load(fileAt:)) ?? RelayConfiguration()
+        return try overrides.applied(to: base)
     }
 
     /// The file at `path` (or the embedded defaults) with `overrides` applied, or exit status
     /// 78 (EX_CONFIG) after printing every problem to stderr.
     static func loadOrExit(path: String?, overrides: ConfigurationOverrides = .init()) throws -> RelayConfiguration {
         do {
-            let base = try path.map(ConfigurationLoader.load(fileAt:)) ?? RelayConfiguration()
-            return try overrides.applied(to: base)
+            return try Self.load(path: path, overrides: overrides)
         } catch {
             var message = "sse-relay: invalid configuration\n\(error)\n"
             message.withUTF8 { bytes in _ = write(2, bytes.baseAddress, bytes.count) }

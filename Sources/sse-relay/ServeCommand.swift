@@ -30,22 +30,35 @@ struct ServeCommand: AsyncParsableCommand {
             notifier: SystemdNotifier(environment: ProcessInfo.processInfo.environment),
             metrics: metrics
         )
-        try await Self.run(relay, logger: logger)
+        let options = self.options
+        try await Self.run(relay, logger: logger, reload: options.load)
     }
 
-    /// Runs `service` until SIGTERM or SIGINT has let it drain. A second signal during the
-    /// drain exits at once with status 1: the operator chose not to wait.
+    /// Runs `relay` until SIGTERM or SIGINT has let it drain. A second such signal during the
+    /// drain exits at once with status 1: the operator chose not to wait. SIGHUP re-reads the
+    /// configuration with `reload` and applies it (without `reload` it is logged and ignored).
     ///
     /// The signals are watched here rather than by the service group, so the first one always
     /// starts the graceful shutdown and the second one always exits, in that order.
-    static func run(_ service: some Service, logger: Logger) async throws {
-        let group = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: logger))
-        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+    static func run(
+        _ relay: RelayService, logger: Logger, reload: (@Sendable () throws -> RelayConfiguration)? = nil
+    ) async throws {
+        let group = ServiceGroup(configuration: .init(services: [.init(service: relay)], logger: logger))
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             tasks.addTask {
                 var received = 0
                 for await signal in signals {
+                    if signal == .sighup {
+                        if let reload {
+                            logger.notice("SIGHUP: reloading the configuration")
+                            relay.reload(reload)
+                        } else {
+                            logger.notice("SIGHUP: no configuration file to reload")
+                        }
+                        continue
+                    }
                     received += 1
                     if received == 1 {
                         logger.notice("\(signal): shutting down gracefully")

@@ -23,23 +23,17 @@ struct SystemdNotifyTests {
         #expect(mine.watchdogInterval == .microseconds(500))
     }
 
-    @Test("the relay sends READY, then WATCHDOG pings, then STOPPING on SIGTERM and exits 0", arguments: [false, true])
+    @Test(
+        "the relay sends READY, WATCHDOG pings, RELOADING then READY around each SIGHUP, then STOPPING on SIGTERM",
+        arguments: [false, true])
     func sequence(abstractSocket: Bool) async throws {
         let socket = try NotifySocket(abstract: abstractSocket)
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("sse-relay")
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = ["--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--log-level", "warning"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["NOTIFY_SOCKET"] = socket.name
-        environment["WATCHDOG_USEC"] = "100000"
-        process.environment = environment
-        process.standardError = Pipe()
-        try process.run()
-        defer {
-            if process.isRunning { process.terminate() }
-        }
+        let file = try TemporaryFile(#"{"listen": "127.0.0.1:0", "admin": {"listen": "127.0.0.1:0"}}"#)
+        let relay = try RelayProcess(
+            arguments: ["--config", file.path, "--log-level", "warning"],
+            environment: ["NOTIFY_SOCKET": socket.name, "WATCHDOG_USEC": "100000"]
+        )
+        defer { relay.stop() }
 
         let ready = try #require(await socket.receive())
         #expect(ready.hasPrefix("READY=1\nSTATUS=serving on 127.0.0.1:"))
@@ -47,19 +41,36 @@ struct SystemdNotifyTests {
             #expect(await socket.receive() == "WATCHDOG=1")
         }
 
-        process.terminate()
-        var stopping: String?
-        // Bounded: pings that were already on their way come first.
-        for _ in 0..<50 {
-            guard let message = await socket.receive() else { break }
-            if message != "WATCHDOG=1" {
-                stopping = message
-                break
+        /// The next message that is not a watchdog ping or a periodic status line.
+        func nextState() async -> String? {
+            // Bounded: pings and status lines that were already on their way come first.
+            for _ in 0..<100 {
+                guard let message = await socket.receive() else { return nil }
+                if message != "WATCHDOG=1", !message.hasPrefix("STATUS=") { return message }
             }
+            return nil
         }
-        #expect(stopping == "STOPPING=1\nSTATUS=draining connections and streams")
-        process.waitUntilExit()
-        #expect(process.terminationReason == .exit)
-        #expect(process.terminationStatus == 0)
+        func expectReloading() async throws {
+            let reloading = try #require(await nextState())
+            let fields = reloading.split(separator: "\n")
+            #expect(fields.first == "RELOADING=1")
+            let usec = fields.count == 2 ? fields[1].split(separator: "=").last.flatMap { Int64($0) } : nil
+            #expect(fields.count == 2 && fields[1].hasPrefix("MONOTONIC_USEC=") && (usec ?? 0) > 0)
+        }
+
+        try file.write(#"{"listen": "127.0.0.1:0", "admin": {"listen": "127.0.0.1:0"}, "log": {"headers": true}}"#)
+        relay.signal(SIGHUP)
+        try await expectReloading()
+        #expect(await nextState()?.hasPrefix("READY=1\nSTATUS=serving on 127.0.0.1:") == true)
+
+        try file.write(#"{"limits": {"maxConnections": "many"}}"#)
+        relay.signal(SIGHUP)
+        try await expectReloading()
+        #expect(await nextState() == "READY=1\nSTATUS=reload failed, running the previous configuration")
+
+        relay.signal(SIGTERM)
+        #expect(await nextState() == "STOPPING=1\nSTATUS=draining connections and streams")
+        #expect(await relay.waitForExit() == 0)
+        #expect(relay.process.terminationReason == .exit)
     }
 }

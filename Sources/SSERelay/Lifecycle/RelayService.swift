@@ -1,11 +1,12 @@
 public import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 public import SSERelayCore
 public import ServiceLifecycle
 
 /// The relay as a swift-service-lifecycle `Service`: binds the listeners, serves until a
 /// graceful shutdown is requested (SIGTERM, SIGINT), then drains within
-/// `shutdownGraceSeconds`.
+/// `shutdownGraceSeconds`; ``reload(_:)`` applies a re-read configuration (SIGHUP).
 public struct RelayService: Service, CustomStringConvertible {
     private let configuration: RelayConfiguration
     private let logger: Logger
@@ -13,6 +14,8 @@ public struct RelayService: Service, CustomStringConvertible {
     /// The relay's metrics, created before it runs so the command line can hand their registry
     /// to swift-metrics.
     public let metrics: RelayMetrics
+    /// The proxy while ``run()`` serves; a reload needs it.
+    private let running = NIOLockedValueBox<ProxyServer?>(nil)
 
     /// How often the `STATUS=` line systemd shows is brought up to date.
     static let statusInterval = TimeAmount.seconds(5)
@@ -56,6 +59,7 @@ public struct RelayService: Service, CustomStringConvertible {
                 "streams": .array(self.configuration.streams.map { .string($0.path.description) }),
             ]
         )
+        self.running.withLockedValue { $0 = proxy }
         let notifier = self.notifier
         notifier.notify("READY=1\nSTATUS=\(proxy.statusLine)")
         // Pinged from an event loop, so a wedged loop stops the pings and systemd restarts us.
@@ -72,13 +76,47 @@ public struct RelayService: Service, CustomStringConvertible {
             } : nil
 
         try? await gracefulShutdown()
-        self.logger.notice(
-            "shutting down", metadata: ["grace_seconds": .stringConvertible(self.configuration.shutdownGraceSeconds)])
+        // No reload once the drain begins: the configuration it would apply has no future.
+        self.running.withLockedValue { $0 = nil }
+        let grace = proxy.configuration.shutdownGraceSeconds
+        self.logger.notice("shutting down", metadata: ["grace_seconds": .stringConvertible(grace)])
         status?.cancel()
         notifier.notify("STOPPING=1\nSTATUS=draining connections and streams")
-        await proxy.shutdown(gracePeriod: .fractionalSeconds(self.configuration.shutdownGraceSeconds))
+        await proxy.shutdown(gracePeriod: .fractionalSeconds(grace))
         watchdog?.cancel()
         await admin?.close()
         self.logger.notice("stopped")
+    }
+
+    /// Re-reads the configuration with `load` and applies it to new requests (SIGHUP): routes,
+    /// stream options, limits, log level and `log.headers`. Nothing in flight changes and no
+    /// connection is dropped. A configuration that does not load is logged and the running one
+    /// stays; changed keys that need a restart (listeners, upstream address) are logged as such.
+    ///
+    /// systemd hears `RELOADING=1` before and `READY=1` after, whatever the outcome.
+    public func reload(_ load: () throws -> RelayConfiguration) {
+        guard let proxy = self.running.withLockedValue({ $0 }) else {
+            self.logger.notice("reload requested while not serving; ignored")
+            return
+        }
+        self.notifier.notifyReloading()
+        do {
+            let new = try load()
+            let needsRestart = proxy.reconfigure(new)
+            RelayLogging.level.level = Logger.Level(new.log.level)
+            self.logger.notice(
+                "configuration reloaded",
+                metadata: ["streams": .array(new.streams.map { .string($0.path.description) })])
+            if !needsRestart.isEmpty {
+                self.logger.warning(
+                    "changed settings take effect only after a restart; the running values stay",
+                    metadata: ["keys": .array(needsRestart.map { .string($0) })])
+            }
+            self.notifier.notify("READY=1\nSTATUS=\(proxy.statusLine)")
+        } catch {
+            self.logger.error(
+                "configuration reload failed; the running configuration stays", metadata: ["error": "\(error)"])
+            self.notifier.notify("READY=1\nSTATUS=reload failed, running the previous configuration")
+        }
     }
 }

@@ -3,15 +3,19 @@ public import SSERelayCore
 
 /// Sets up swift-log for the process from `log` in the configuration.
 public enum RelayLogging {
-    /// Installs the handler for `format` as the process-wide logging backend. Call once, first
-    /// thing in `main`.
+    /// The level of every logger the bootstrapped backend makes; a reload sets it.
+    public static let level = SharedLogLevel()
+
+    /// Installs the handler for `format` as the process-wide logging backend, its level shared
+    /// through ``level``. Call once, first thing in `main`.
     public static func bootstrap(format: LogConfiguration.Format) {
         LoggingSystem.bootstrap { label in
             switch format {
             case .json:
-                return JSONLogHandler(label: label)
+                return LevelSharingLogHandler(wrapped: JSONLogHandler(label: label), sharedLevel: Self.level)
             case .text:
-                return StreamLogHandler.standardError(label: label)
+                return LevelSharingLogHandler(
+                    wrapped: StreamLogHandler.standardError(label: label), sharedLevel: Self.level)
             }
         }
     }

@@ -31,7 +31,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case closing
     }
 
-    let settings: ProxySettings
+    /// The settings of the exchange in flight (or of the next one): read from ``settingsStore``
+    /// when the connection is accepted and at the start of every request, so a reload applies to
+    /// the next request and never to one in flight.
+    private(set) var settings: ProxySettings
+    private let settingsStore: ProxySettingsStore
     let pool: UpstreamConnectionPool
     let registry: StreamRegistry
     let logger: Logger
@@ -50,13 +54,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private(set) var isQuiescing = false
 
     init(
-        settings: ProxySettings,
+        settings: ProxySettingsStore,
         pool: UpstreamConnectionPool,
         registry: StreamRegistry,
         logger: Logger,
         codecHandlers: [any RemovableChannelHandler]
     ) {
-        self.settings = settings
+        self.settingsStore = settings
+        self.settings = settings.current
         self.pool = pool
         self.registry = registry
         self.logger = logger
@@ -109,6 +114,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if case .closing = self.state, error is HTTPParserError {
+            // The rest of a refused request, read while lingering: nothing to answer.
+            return
+        }
         guard let parserError = error as? HTTPParserError else {
             // I/O errors such as a reset: the connection is gone.
             self.logger.debug("client connection error", metadata: ["error": "\(error)"])
@@ -184,7 +193,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if self.readGate.shouldRead() {
+        if case .closing = self.state {
+            // Lingering: what the client still sends is read and discarded.
+            context.read()
+        } else if self.readGate.shouldRead() {
             context.read()
         }
     }
@@ -200,6 +212,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func startExchange(_ head: HTTPRequestHead) {
         guard let context = self.context else { return }
         self.waitTimer?.cancel()
+        self.settings = self.settingsStore.current
         let upgrade = HopByHopHeaders.requestedUpgrade(in: head.headers)
         let exchange = ProxyExchange(
             request: head,
@@ -400,10 +413,29 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         } else {
             self.state = .closing
             let channel = context.channel
+            let requestEnded = exchange.requestEnded
             context.writeAndFlush(self.wrapOutboundOut(.end(trailers))).whenComplete { _ in
-                channel.close(promise: nil)
+                if requestEnded {
+                    channel.close(promise: nil)
+                } else {
+                    Self.lingeringClose(channel)
+                }
             }
         }
+    }
+
+    /// How long a connection closed with request bytes possibly unread keeps discarding what
+    /// the client sends.
+    static let lingerTime = TimeAmount.seconds(2)
+
+    /// Closes a connection whose client may still be sending (an error answered before the
+    /// request was read, an upload cut short): closing outright with unread bytes makes the
+    /// kernel send a reset, which can destroy the response before the client reads it. So the
+    /// relay closes its side for writing, keeps reading and discarding (state `.closing`) until
+    /// the client closes or ``lingerTime`` passes, like nginx's `lingering_close`.
+    static func lingeringClose(_ channel: any Channel) {
+        channel.close(mode: .output, promise: nil)
+        channel.eventLoop.scheduleTask(in: Self.lingerTime) { channel.close(promise: nil) }
     }
 
     private func servePipelinedParts() {
@@ -462,7 +494,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.write(
             self.wrapOutboundOut(.body(.byteBuffer(response.body(allocator: channel.allocator)))), promise: nil)
         context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in
-            channel.close(promise: nil)
+            Self.lingeringClose(channel)
         }
     }
 }

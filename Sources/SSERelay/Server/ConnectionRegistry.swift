@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOExtras
+import Synchronization
 
 /// The client connections of the proxy listener across all event loops: counted against
 /// `limits.maxConnections`, asked to finish at shutdown, and cut when the grace period is over.
@@ -12,11 +13,17 @@ final class ConnectionRegistry: Sendable {
         var nextWaiterID = 0
     }
 
-    let limit: Int
+    private let limitValue: Synchronization.Atomic<Int>
     private let state = NIOLockedValueBox(State())
 
     init(limit: Int) {
-        self.limit = limit
+        self.limitValue = Synchronization.Atomic(limit)
+    }
+
+    /// `limits.maxConnections`; a reload changes it for connections accepted afterwards.
+    var limit: Int {
+        get { self.limitValue.load(ordering: .relaxed) }
+        set { self.limitValue.store(newValue, ordering: .relaxed) }
     }
 
     var count: Int { self.state.withLockedValue { $0.channels.count } }

@@ -1,4 +1,5 @@
 public import Logging
+import NIOConcurrencyHelpers
 public import NIOCore
 import NIOHTTP1
 public import NIOPosix
@@ -22,13 +23,18 @@ public final class ProxyServer: Sendable {
     /// The relay's metrics, rendered by the admin listener.
     public let metrics: RelayMetrics
     /// The upstream, for the readiness probe.
-    public let upstream: UpstreamConfiguration
+    public var upstream: UpstreamConfiguration { self.configuration.upstream }
+    /// The configuration the server was bound with, with the reloadable parts of every reload
+    /// since applied.
+    public var configuration: RelayConfiguration { self.currentConfiguration.withLockedValue { $0 } }
 
     private let serverChannel: any Channel
     private let pools: UpstreamPools
     let connections: ConnectionRegistry
     /// Every generation of every stream route.
     let streams: StreamRegistry
+    private let settings: ProxySettingsStore
+    private let currentConfiguration: NIOLockedValueBox<RelayConfiguration>
     private let logger: Logger
     private let draining = Atomic(false)
 
@@ -38,14 +44,16 @@ public final class ProxyServer: Sendable {
         pools: UpstreamPools,
         connections: ConnectionRegistry,
         streams: StreamRegistry,
-        upstream: UpstreamConfiguration,
+        settings: ProxySettingsStore,
+        configuration: RelayConfiguration,
         logger: Logger
     ) {
         self.localAddress = localAddress
         self.serverChannel = serverChannel
         self.streams = streams
         self.metrics = streams.metrics
-        self.upstream = upstream
+        self.settings = settings
+        self.currentConfiguration = NIOLockedValueBox(configuration)
         self.pools = pools
         self.connections = connections
         self.logger = logger
@@ -66,12 +74,7 @@ public final class ProxyServer: Sendable {
     ) async throws -> ProxyServer {
         let pools = try await UpstreamPools.make(group: group, configuration: configuration.upstream)
         let connections = ConnectionRegistry(limit: configuration.limits.maxConnections)
-        let settings = ProxySettings(
-            limits: configuration.limits,
-            upstream: configuration.upstream,
-            logHeaders: configuration.log.headers,
-            streams: configuration.streams
-        )
+        let settings = ProxySettingsStore(ProxySettings(configuration))
         let registry = StreamRegistry(
             replayMemoryLimit: configuration.limits.replayMemoryBytes, metrics: metrics, logger: logger)
         let channel = try await ServerBootstrap(group: group)
@@ -96,14 +99,15 @@ public final class ProxyServer: Sendable {
             pools: pools,
             connections: connections,
             streams: registry,
-            upstream: configuration.upstream,
+            settings: settings,
+            configuration: configuration,
             logger: logger
         )
     }
 
     private static func initializeClientChannel(
         _ channel: any Channel,
-        settings: ProxySettings,
+        settings store: ProxySettingsStore,
         pools: UpstreamPools,
         registry: StreamRegistry,
         connections: ConnectionRegistry,
@@ -119,6 +123,7 @@ public final class ProxyServer: Sendable {
             try channel.pipeline.syncOperations.addHandler(OverloadResponder(limit: connections.limit))
             return
         }
+        let settings = store.current
         var limits = NIOHTTPDecoderLimitConfiguration()
         limits.maxHeaderListSize = settings.limits.maxHeaderBytes
         limits.maxHeaderFieldSize = settings.limits.maxHeaderBytes
@@ -128,7 +133,7 @@ public final class ProxyServer: Sendable {
             HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes, limitConfiguration: limits)
         )
         let handler = ProxyHandler(
-            settings: settings, pool: pool, registry: registry, logger: logger, codecHandlers: [encoder, decoder])
+            settings: store, pool: pool, registry: registry, logger: logger, codecHandlers: [encoder, decoder])
         try channel.pipeline.syncOperations.addHandlers([encoder, decoder, handler])
     }
 
@@ -159,5 +164,43 @@ extension HTTPResponseEncoder.Configuration {
         var configuration = Self()
         configuration.automaticallySetFramingHeaders = false
         return configuration
+    }
+}
+
+extension ProxyServer {
+    /// Applies what a reload can change to requests that start from now on: stream routes and
+    /// their options, limits, `log.headers`, the upstream's response timeout, and the shutdown
+    /// grace period. Returns the changed keys that only a restart applies (listeners, the
+    /// upstream's address and pool, the admin token, the log format); those keep their
+    /// running values.
+    public func reconfigure(_ new: RelayConfiguration) -> [String] {
+        let running = self.configuration
+        var needsRestart: [String] = []
+        if new.listen != running.listen { needsRestart.append("listen") }
+        if new.admin != running.admin { needsRestart.append("admin") }
+        if new.upstream.url != running.upstream.url { needsRestart.append("upstream.url") }
+        if new.upstream.maxConnections != running.upstream.maxConnections {
+            needsRestart.append("upstream.maxConnections")
+        }
+        if new.upstream.connectTimeoutSeconds != running.upstream.connectTimeoutSeconds {
+            needsRestart.append("upstream.connectTimeoutSeconds")
+        }
+        if new.upstream.idleTimeoutSeconds != running.upstream.idleTimeoutSeconds {
+            needsRestart.append("upstream.idleTimeoutSeconds")
+        }
+        if new.log.format != running.log.format { needsRestart.append("log.format") }
+
+        var applied = running
+        applied.streams = new.streams
+        applied.limits = new.limits
+        applied.upstream.responseTimeoutSeconds = new.upstream.responseTimeoutSeconds
+        applied.shutdownGraceSeconds = new.shutdownGraceSeconds
+        applied.log.level = new.log.level
+        applied.log.headers = new.log.headers
+        self.currentConfiguration.withLockedValue { $0 = applied }
+        self.settings.current = ProxySettings(applied)
+        self.connections.limit = applied.limits.maxConnections
+        self.streams.replayMemoryLimit = applied.limits.replayMemoryBytes
+        return needsRestart
     }
 }

@@ -17,12 +17,18 @@ final class StreamRegistry: Sendable {
 
     private let state = NIOLockedValueBox(State())
     private let replayBytes = Atomic<Int>(0)
-    let replayMemoryLimit: Int
+    private let replayMemoryLimitValue: Synchronization.Atomic<Int>
     let metrics: RelayMetrics
     private let logger: Logger
 
+    /// `limits.replayMemoryBytes`; a reload that lowers it reclaims at the next event.
+    var replayMemoryLimit: Int {
+        get { self.replayMemoryLimitValue.load(ordering: .relaxed) }
+        set { self.replayMemoryLimitValue.store(newValue, ordering: .relaxed) }
+    }
+
     init(replayMemoryLimit: Int, metrics: RelayMetrics, logger: Logger) {
-        self.replayMemoryLimit = replayMemoryLimit
+        self.replayMemoryLimitValue = Synchronization.Atomic(replayMemoryLimit)
         self.metrics = metrics
         self.logger = logger
     }

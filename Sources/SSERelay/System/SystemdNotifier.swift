@@ -70,4 +70,14 @@ public struct SystemdNotifier: Sendable {
         }
         return sent == message.count
     }
+
+    /// `RELOADING=1` with the `MONOTONIC_USEC` systemd wants alongside it (the
+    /// `CLOCK_MONOTONIC` time of the reload, which it uses to tell reloads apart).
+    @discardableResult
+    public func notifyReloading() -> Bool {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let microseconds = Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1_000
+        return self.notify("RELOADING=1\nMONOTONIC_USEC=\(microseconds)")
+    }
 }
