@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the release binary and installs sse-relay as a systemd service:
-#   /usr/local/bin/sse-relay, /etc/systemd/system/sse-relay.service and, when absent,
+#   /usr/local/bin/sse-relay, /etc/systemd/system/sse-relay.{service,socket} and, when absent,
 #   /etc/sse-relay/config.json (from config.example.json; an existing one is kept).
 #
 #   sudo deploy/install.sh            # then: systemctl enable --now sse-relay
@@ -12,6 +12,7 @@ prefix=${PREFIX:-}
 swift build -c release --product sse-relay
 install -D -m 0755 .build/release/sse-relay "$prefix/usr/local/bin/sse-relay"
 install -D -m 0644 deploy/sse-relay.service "$prefix/etc/systemd/system/sse-relay.service"
+install -D -m 0644 deploy/sse-relay.socket "$prefix/etc/systemd/system/sse-relay.socket"
 if [ ! -e "$prefix/etc/sse-relay/config.json" ]; then
   install -D -m 0644 config.example.json "$prefix/etc/sse-relay/config.json"
 fi

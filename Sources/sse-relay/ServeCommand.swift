@@ -28,22 +28,23 @@ struct ServeCommand: AsyncParsableCommand {
             configuration: configuration,
             logger: logger,
             notifier: SystemdNotifier(environment: ProcessInfo.processInfo.environment),
+            activation: SocketActivation(environment: ProcessInfo.processInfo.environment),
             metrics: metrics
         )
         let options = self.options
-        try await Self.run(relay, logger: logger, reload: options.load)
+        try await Self.run(relay, logger: logger, onReload: { relay.reload(options.load) })
     }
 
-    /// Runs `relay` until SIGTERM or SIGINT has let it drain. A second such signal during the
-    /// drain exits at once with status 1: the operator chose not to wait. SIGHUP re-reads the
-    /// configuration with `reload` and applies it (without `reload` it is logged and ignored).
+    /// Runs `service` until SIGTERM or SIGINT has let it drain. A second such signal during the
+    /// drain exits at once with status 1: the operator chose not to wait. SIGHUP calls
+    /// `onReload` (without one it is logged and ignored).
     ///
     /// The signals are watched here rather than by the service group, so the first one always
     /// starts the graceful shutdown and the second one always exits, in that order.
     static func run(
-        _ relay: RelayService, logger: Logger, reload: (@Sendable () throws -> RelayConfiguration)? = nil
+        _ service: some Service, logger: Logger, onReload: (@Sendable () -> Void)? = nil
     ) async throws {
-        let group = ServiceGroup(configuration: .init(services: [.init(service: relay)], logger: logger))
+        let group = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: logger))
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
@@ -51,9 +52,9 @@ struct ServeCommand: AsyncParsableCommand {
                 var received = 0
                 for await signal in signals {
                     if signal == .sighup {
-                        if let reload {
+                        if let onReload {
                             logger.notice("SIGHUP: reloading the configuration")
-                            relay.reload(reload)
+                            onReload()
                         } else {
                             logger.notice("SIGHUP: no configuration file to reload")
                         }

@@ -29,7 +29,7 @@ struct AdminListenerTests {
         var configuration = AdminConfiguration()
         configuration.token = token
         return try await AdminServer.bind(
-            configuration, listen: HostAndPort(host: "127.0.0.1", port: 0), proxy: relay.server,
+            configuration, listen: .address(HostAndPort(host: "127.0.0.1", port: 0)), proxy: relay.server,
             logger: Logger(label: "admin-test", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import SSERelayCore
 import Testing
 
@@ -108,6 +109,44 @@ struct DaemonLifecycleTests {
         #expect(await relay.waitForExit() == 0)
         #expect(ContinuousClock.now - started < .seconds(30))
     }
+}
+
+extension DaemonLifecycleTests {
+    @Test(
+        "socket activation: the relay serves on the listening socket systemd passes",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-socket-activate")))
+    func socketActivation() async throws {
+        let backend = try await BackendProcess.shared
+        // A port that was free a moment ago; systemd-socket-activate binds it and passes it on.
+        let port = try await freePort()
+        let relay = try RelayProcess(
+            arguments: [
+                "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(backend.port)",
+            ],
+            launcher: ["/usr/bin/systemd-socket-activate", "-l", "127.0.0.1:\(port)"]
+        )
+        defer { relay.stop() }
+        try await relay.waitForLog("Listening on 127.0.0.1:\(port)")
+        // The first connection makes the launcher exec the relay, which adopts the socket and
+        // accepts this very connection from its backlog.
+        let response = try await fetch(try SocketAddress(ipAddress: "127.0.0.1", port: port), .GET, "/hello")
+        #expect(response.status == .ok)
+        #expect(response.text == "hello world")
+        #expect(try await relay.listeningPort() == port)
+        #expect(relay.logText.contains(#""socket_activated":"true""#))
+        relay.signal(SIGTERM)
+        #expect(await relay.waitForExit() == 0)
+    }
+}
+
+/// A TCP port on 127.0.0.1 that nothing listened on when this returned.
+func freePort() async throws -> Int {
+    let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .bind(host: "127.0.0.1", port: 0).get()
+    let port = channel.localAddress?.port
+    try await channel.close()
+    guard let port else { throw FixtureError("no port") }
+    return port
 }
 
 /// A file in the temporary directory, removed when the value goes away.

@@ -19,17 +19,17 @@ public final class AdminServer: Sendable {
         self.channel = channel
     }
 
-    /// Binds `configuration.listen` in front of `proxy`.
+    /// Binds `listen` (or adopts the socket systemd passed) in front of `proxy`.
     public static func bind(
         _ configuration: AdminConfiguration,
-        listen: HostAndPort,
+        listen: ListenerSource,
         proxy: ProxyServer,
         logger: Logger,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> AdminServer {
         let token = configuration.token.map(BearerToken.init)
         let probe = UpstreamProbe(upstream: proxy.upstream, address: proxy.upstreamAddress, group: group)
-        let channel = try await ServerBootstrap(group: group)
+        let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -38,8 +38,7 @@ public final class AdminServer: Sendable {
                         AdminHandler(proxy: proxy, token: token, probe: probe, logger: logger))
                 }
             }
-            .bind(host: listen.host, port: listen.port)
-            .get()
+        let channel = try await listen.bind(bootstrap)
         guard let localAddress = channel.localAddress else {
             throw ChannelError.unknownLocalAddress
         }

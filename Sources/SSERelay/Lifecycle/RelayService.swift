@@ -11,6 +11,7 @@ public struct RelayService: Service, CustomStringConvertible {
     private let configuration: RelayConfiguration
     private let logger: Logger
     private let notifier: SystemdNotifier
+    private let activation: SocketActivation
     /// The relay's metrics, created before it runs so the command line can hand their registry
     /// to swift-metrics.
     public let metrics: RelayMetrics
@@ -20,16 +21,21 @@ public struct RelayService: Service, CustomStringConvertible {
     /// How often the `STATUS=` line systemd shows is brought up to date.
     static let statusInterval = TimeAmount.seconds(5)
 
-    /// - Parameter notifier: systemd's `sd_notify` channel; a no-op outside systemd.
+    /// - Parameters:
+    ///   - notifier: systemd's `sd_notify` channel; a no-op outside systemd.
+    ///   - activation: listening sockets systemd passed, used instead of binding the
+    ///     configured addresses.
     public init(
         configuration: RelayConfiguration,
         logger: Logger,
         notifier: SystemdNotifier = .init(environment: [:]),
+        activation: SocketActivation = .none,
         metrics: RelayMetrics = RelayMetrics()
     ) {
         self.configuration = configuration
         self.logger = logger
         self.notifier = notifier
+        self.activation = activation
         self.metrics = metrics
     }
 
@@ -39,12 +45,16 @@ public struct RelayService: Service, CustomStringConvertible {
 
     public func run() async throws {
         let proxy = try await ProxyServer.bind(
-            configuration: self.configuration, logger: self.logger, metrics: self.metrics)
+            configuration: self.configuration, logger: self.logger, metrics: self.metrics,
+            listener: self.activation.proxy.map { .inherited(descriptor: $0) })
         var admin: AdminServer?
         do {
-            if let listen = self.configuration.admin.listen {
+            let adminListener: ListenerSource? =
+                self.activation.admin.map { .inherited(descriptor: $0) }
+                ?? self.configuration.admin.listen.map { .address($0) }
+            if let adminListener {
                 admin = try await AdminServer.bind(
-                    self.configuration.admin, listen: listen, proxy: proxy, logger: self.logger)
+                    self.configuration.admin, listen: adminListener, proxy: proxy, logger: self.logger)
             }
         } catch {
             await proxy.shutdown(gracePeriod: .zero)
@@ -56,6 +66,7 @@ public struct RelayService: Service, CustomStringConvertible {
                 "listen": "\(proxy.localAddress.hostAndPort)",
                 "admin": "\(admin.map { $0.localAddress.hostAndPort } ?? "off")",
                 "upstream": "\(self.configuration.upstream.url)",
+                "socket_activated": "\(self.activation.proxy != nil)",
                 "streams": .array(self.configuration.streams.map { .string($0.path.description) }),
             ]
         )

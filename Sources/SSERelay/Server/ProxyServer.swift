@@ -65,11 +65,13 @@ public final class ProxyServer: Sendable {
     /// Whether ``shutdown(gracePeriod:)`` began: `/readyz` answers `503` from then on.
     public var isDraining: Bool { self.draining.load(ordering: .relaxed) }
 
-    /// Binds `configuration.listen` and starts serving.
+    /// Binds `configuration.listen` (or adopts `listener`, a socket systemd passed) and starts
+    /// serving.
     public static func bind(
         configuration: RelayConfiguration,
         logger: Logger,
         metrics: RelayMetrics = RelayMetrics(),
+        listener: ListenerSource? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> ProxyServer {
         let pools = try await UpstreamPools.make(group: group, configuration: configuration.upstream)
@@ -77,7 +79,7 @@ public final class ProxyServer: Sendable {
         let settings = ProxySettingsStore(ProxySettings(configuration))
         let registry = StreamRegistry(
             replayMemoryLimit: configuration.limits.replayMemoryBytes, metrics: metrics, logger: logger)
-        let channel = try await ServerBootstrap(group: group)
+        let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -88,8 +90,7 @@ public final class ProxyServer: Sendable {
                         logger: logger)
                 }
             }
-            .bind(host: configuration.listen.host, port: configuration.listen.port)
-            .get()
+        let channel = try await (listener ?? .address(configuration.listen)).bind(bootstrap)
         guard let localAddress = channel.localAddress else {
             throw ChannelError.unknownLocalAddress
         }

@@ -19,12 +19,19 @@ final class RelayProcess: Sendable {
     }
 
     /// Starts the relay with `arguments` (JSON logs at `notice` unless the arguments say
-    /// otherwise) and `environment` added to this process's.
-    init(arguments: [String], environment: [String: String] = [:]) throws {
+    /// otherwise) and `environment` added to this process's; through `launcher` (a command
+    /// that execs the relay, such as `systemd-socket-activate -l ADDRESS`) when one is given.
+    init(arguments: [String], environment: [String: String] = [:], launcher: [String] = []) throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
             .appendingPathComponent("sse-relay")
-        process.arguments = arguments
+        if let command = launcher.first {
+            process.executableURL = URL(fileURLWithPath: command)
+            process.arguments = launcher.dropFirst() + [binary.path] + arguments
+        } else {
+            process.executableURL = binary
+            process.arguments = arguments
+        }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         let errors = Pipe()
         process.standardError = errors
