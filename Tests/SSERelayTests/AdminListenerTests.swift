@@ -126,7 +126,7 @@ struct AdminListenerTests {
         #expect(live.retainedEvents == 6)
         #expect(live.bufferedBytes > 0)
         #expect(live.upstream?.status == 200)
-        #expect(live.upstream?.headers.contains(["Set-Cookie", HeaderRedaction.placeholder]) == true)
+        #expect(live.upstream?.headers.contains("Set-Cookie: \(HeaderRedaction.placeholder)") == true)
         #expect(live.clients.count == 6)
         #expect(live.clients.allSatisfy { $0.remoteAddress == "127.0.0.1" })
         #expect(live.clients.map(\.deliveredEvents).sorted() == [4, 6, 6, 6, 6, 6])
@@ -161,7 +161,7 @@ struct AdminListenerTests {
         }
         struct Upstream: Decodable {
             var status: Int?
-            var headers: [[String]]
+            var headers: [String]
         }
         struct Client: Decodable {
             var remoteAddress: String?

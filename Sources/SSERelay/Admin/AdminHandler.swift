@@ -94,7 +94,8 @@ final class AdminHandler: ChannelInboundHandler {
             .hop(to: context.eventLoop).assumeIsolated()
             .whenComplete { result in
                 let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                // Pretty and in declaration order: people read this with curl.
+                encoder.outputFormatting = [.prettyPrinted, .withoutEscapingSlashes]
                 var headers = HTTPHeaders()
                 headers.add(name: "Content-Type", value: "application/json")
                 switch result {

@@ -41,8 +41,8 @@ struct GenerationReport: Encodable, Sendable {
 struct UpstreamAnswerReport: Encodable, Sendable {
     /// The upstream's status; absent when it could not be reached.
     var status: Int?
-    /// Response headers in order, as `[name, value]` pairs, credentials redacted.
-    var headers: [[String]]
+    /// Response headers in order, as `Name: value` lines, credentials redacted.
+    var headers: [String]
     /// Why the upstream gave no answer, when it did not.
     var error: String?
 }

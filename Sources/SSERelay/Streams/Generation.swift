@@ -328,8 +328,8 @@ final class Generation: Sendable {
 
 extension UpstreamAnswerReport {
     init(answer: Generation.Answer) {
-        func headers(_ head: HTTPResponseHead) -> [[String]] {
-            HeaderRedaction.redacted(head.headers).map { [$0.name, $0.value] }
+        func headers(_ head: HTTPResponseHead) -> [String] {
+            HeaderRedaction.redacted(head.headers).map { "\($0.name): \($0.value)" }
         }
         switch answer {
         case .stream(let head):
