@@ -507,7 +507,7 @@ struct ConfigurationLoaderTests {
             (#"{"streams": [{"replay": {"x": 1}}]}"#, "maxBytes, maxEvents"),
             (
                 #"{"limits": {"x": 1}}"#,
-                "clientQueueBytes, headerReadTimeoutSeconds, idleTimeoutSeconds, maxConnections, maxHeaderBytes, replayMemoryBytes"
+                "clientQueueBytes, headerReadTimeoutSeconds, idleTimeoutSeconds, maxClientsPerGeneration, maxConnections, maxGenerations, maxHeaderBytes, maxHeaderCount, maxRequestBodyBytes, replayMemoryBytes"
             ),
             (#"{"log": {"x": 1}}"#, "format, headers, level"),
         ]

@@ -79,7 +79,7 @@ struct AdminListenerTests {
                     #expect(
                         Dictionary(uniqueKeysWithValues: outcomes) == [
                             "started": 2, "joined": 3, "resumed": 1, "no_content": 1, "replay_miss": 1,
-                            "rejected": 0, "abandoned": 0,
+                            "rejected": 0, "abandoned": 0, "over_limit": 0,
                         ])
                     #expect(metrics.value("sse_relay_upstream_streams_started_total") == 2)
                     #expect(metrics.value("sse_relay_events_received_total") == 10)
@@ -214,13 +214,13 @@ struct AdminListenerTests {
             #expect(ready.status == .ok)
             #expect(ready.text == "ready\n")
 
-            backend.stop()
+            await backend.stopAndWait()
             let down = try await fetch(admin.localAddress, .GET, "/readyz")
             #expect(down.status == .serviceUnavailable)
             #expect(down.text.contains("refused the connection"))
 
             let restarted = try await BackendProcess.start(port: backend.port)
-            defer { restarted.stop() }
+            defer { restarted.stop() }  // Asynchronous: the process exits on its own.
             #expect(try await fetch(admin.localAddress, .GET, "/readyz").status == .ok)
 
             await relay.server.shutdown(gracePeriod: .seconds(1))

@@ -15,8 +15,8 @@ struct CommandLineTests {
         var errors: String
     }
 
-    /// Runs the built `sse-relay` (beside the test bundle) with `arguments`.
-    private func run(_ arguments: [String]) throws -> Outcome {
+    /// Runs the built `sse-relay` (beside the test bundle) with `arguments` until it exits.
+    private func run(_ arguments: [String]) async throws -> Outcome {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
             .appendingPathComponent("sse-relay")
         let process = Process()
@@ -26,12 +26,14 @@ struct CommandLineTests {
         let errors = Pipe()
         process.standardOutput = output
         process.standardError = errors
+        let exit = ProcessExit(of: process)
         try process.run()
+        // These commands print a few lines, which fit the pipes' buffers, and exit.
+        let status = await exit.wait()
         let outputData = output.fileHandleForReading.readDataToEndOfFile()
         let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
         return Outcome(
-            status: process.terminationStatus,
+            status: status,
             output: String(decoding: outputData, as: UTF8.self),
             errors: String(decoding: errorData, as: UTF8.self)
         )
@@ -45,19 +47,19 @@ struct CommandLineTests {
     }
 
     @Test("check-config accepts a valid file")
-    func checkValid() throws {
+    func checkValid() async throws {
         let path = try self.writeTemporary(#"{"listen": "127.0.0.1:8081", "streams": []}"#)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let outcome = try self.run(["check-config", path])
+        let outcome = try await self.run(["check-config", path])
         #expect(outcome.status == 0)
         #expect(outcome.output == "\(path): configuration is valid\n")
     }
 
     @Test("check-config rejects a bad file with status 78, naming file and key path")
-    func checkInvalid() throws {
+    func checkInvalid() async throws {
         let path = try self.writeTemporary(#"{"streams": [{"retryMs": "2s"}], "limits": {"maxConections": 5}}"#)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let outcome = try self.run(["check-config", path])
+        let outcome = try await self.run(["check-config", path])
         #expect(outcome.status == 78)
         #expect(
             outcome.errors.contains(
@@ -67,16 +69,16 @@ struct CommandLineTests {
     }
 
     @Test("a bad flag stops the relay before it listens, with status 78")
-    func badFlag() throws {
-        let outcome = try self.run(["--listen", "nowhere", "--log-level", "loud"])
+    func badFlag() async throws {
+        let outcome = try await self.run(["--listen", "nowhere", "--log-level", "loud"])
         #expect(outcome.status == 78)
         #expect(outcome.errors.contains("command line: --listen: expected HOST:PORT"))
         #expect(outcome.errors.contains("command line: --log-level: expected one of trace, debug, info"))
     }
 
     @Test("--version prints the version")
-    func version() throws {
-        let outcome = try self.run(["--version"])
+    func version() async throws {
+        let outcome = try await self.run(["--version"])
         #expect(outcome.status == 0)
         #expect(outcome.output == "0.1.0\n")
     }
@@ -112,7 +114,8 @@ extension CommandLineTests {
         process.arguments = ["demo", "--listen", "127.0.0.1:0"]
         let errors = Pipe()
         process.standardError = errors
-        process.standardOutput = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        let exit = ProcessExit(of: process)
         try process.run()
         defer {
             if process.isRunning { process.terminate() }
@@ -139,9 +142,8 @@ extension CommandLineTests {
         #expect(try await fetch(relay, .GET, "/api/conversation/demo/starts").text == "1\n")
 
         process.terminate()
-        process.waitUntilExit()
+        #expect(await exit.wait() == 0)
         #expect(process.terminationReason == .exit)
-        #expect(process.terminationStatus == 0)
     }
 }
 
@@ -158,23 +160,11 @@ extension CommandLineTests {
             return stats.requests
         }
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("sse-relay")
-        process.arguments = [
+        let process = try RelayProcess(arguments: [
             "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(backend.port)",
-            "--log-level", "notice",
-        ]
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        defer {
-            if process.isRunning { process.terminate() }
-        }
-        let log = try await self.read(errors.fileHandleForReading, until: "sse-relay listening")
-        let listen = try #require(log.components(separatedBy: "\"listen\":\"").last?.split(separator: "\"").first)
-        let port = try #require(listen.split(separator: ":").last.flatMap { Int($0) })
-        let relay = try SocketAddress(ipAddress: "127.0.0.1", port: port)
+        ])
+        defer { process.stop() }
+        let relay = try SocketAddress(ipAddress: "127.0.0.1", port: try await process.listeningPort())
 
         try await RawTestConnection.withConnection(to: relay) { hanging in
             let before = try await backendRequests()
@@ -184,13 +174,12 @@ extension CommandLineTests {
             while try await backendRequests() - before - polls < 2, polls < 2_000 {
                 polls += 1
             }
-            process.terminate()
-            _ = try await self.read(errors.fileHandleForReading, until: "shutting down")
-            #expect(process.isRunning)
-            process.terminate()
-            process.waitUntilExit()
-            #expect(process.terminationReason == .exit)
-            #expect(process.terminationStatus == 1)
+            process.signal(SIGTERM)
+            try await process.waitForLog("shutting down")
+            #expect(process.process.isRunning)
+            process.signal(SIGTERM)
+            #expect(await process.waitForExit() == 1)
+            #expect(process.process.terminationReason == .exit)
         }
     }
 }

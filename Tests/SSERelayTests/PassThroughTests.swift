@@ -255,3 +255,20 @@ extension PassThroughTests {
         }
     }
 }
+
+extension PassThroughTests {
+    @Test("accepted connections get TCP_NODELAY at the TCP level, and no privileged socket option")
+    func socketOptions() async throws {
+        try await withRelay { relay in
+            try await HTTPTestConnection.withConnection(to: relay.address) { connection in
+                #expect(try await connection.request(.GET, "/hello").status == .ok)
+                let channel = try #require(relay.server.connections.all.first)
+                #expect(try await channel.getOption(.tcpOption(.tcp_nodelay)).get() != 0)
+                // Option 1 at the socket level is SO_DEBUG, which needs CAP_NET_ADMIN: setting it
+                // by mistake made every connection fail for a relay not running as root.
+                let debug = NIOBSDSocket.Option(rawValue: SO_DEBUG)
+                #expect(try await channel.getOption(.socketOption(debug)).get() == 0)
+            }
+        }
+    }
+}

@@ -212,6 +212,13 @@ struct BackendRequestCounter {
         throw FixtureError("the backend never received \(expected) request(s)")
     }
 
+    /// The requests other than the counter's own that arrived since it started.
+    mutating func count() async throws -> Int {
+        let total = try await self.total()
+        self.ownRequests += 1
+        return total - self.baseline - self.ownRequests
+    }
+
     private func total() async throws -> Int {
         let response = try await fetch(self.relay.backendAddress, .GET, "/stats")
         return try JSONDecoder().decode(Stats.self, from: Data(response.body.readableBytesView)).requests

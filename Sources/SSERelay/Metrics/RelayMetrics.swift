@@ -36,6 +36,19 @@ public final class RelayMetrics: Sendable {
         case rejected
         /// The client left before the upstream answered.
         case abandoned
+        /// Refused at `limits.maxGenerations` or `limits.maxClientsPerGeneration`.
+        case overLimit = "over_limit"
+    }
+
+    /// A configured bound, the `limit` label of `limit_hits_total`.
+    public enum Limit: String, CaseIterable, Sendable {
+        case maxConnections = "limits.maxConnections"
+        case maxHeaderBytes = "limits.maxHeaderBytes"
+        case maxRequestBodyBytes = "limits.maxRequestBodyBytes"
+        case maxGenerations = "limits.maxGenerations"
+        case maxClientsPerGeneration = "limits.maxClientsPerGeneration"
+        case clientQueueBytes = "limits.clientQueueBytes"
+        case replayMemoryBytes = "limits.replayMemoryBytes"
     }
 
     /// What kind of request a completed exchange was, the `kind` label of `requests_total`.
@@ -66,6 +79,7 @@ public final class RelayMetrics: Sendable {
     private let cpuSeconds: Gauge
     private let startTime: Gauge
     private let streamOutcomes: [StreamOutcome: Counter]
+    private let limitHits: [Limit: Counter]
     /// `requests_total` and `upstream_errors_total` by label values, made on first use.
     private let labelledCounters = NIOLockedValueBox([LabelledCounterKey: Counter]())
 
@@ -134,6 +148,14 @@ public final class RelayMetrics: Sendable {
             outcomes[outcome] = registry.makeCounter(descriptor: outcomesName, labels: [("outcome", outcome.rawValue)])
         }
         self.streamOutcomes = outcomes
+        let limitsName = MetricNameDescriptor(
+            namespace: "sse_relay", metricName: "limit_hits", unitName: "total",
+            helpText: "Times a configured limit refused, dropped or evicted something, by limit.")
+        var limitHits: [Limit: Counter] = [:]
+        for limit in Limit.allCases {
+            limitHits[limit] = registry.makeCounter(descriptor: limitsName, labels: [("limit", limit.rawValue)])
+        }
+        self.limitHits = limitHits
         // The relay's start, which for the daemon is the process's to within milliseconds.
         self.startTime.set(Self.wallClockSeconds())
     }
@@ -160,10 +182,17 @@ public final class RelayMetrics: Sendable {
 
     func slowClientDropped() {
         self.slowClientsDropped.increment()
+        self.limitReached(.clientQueueBytes)
+    }
+
+    /// Counts a hit of `limit`.
+    func limitReached(_ limit: Limit) {
+        self.limitHits[limit]?.increment()
     }
 
     func connectionRefused() {
         self.connectionsRefused.increment()
+        self.limitReached(.maxConnections)
     }
 
     func streamClientConnected() {

@@ -37,6 +37,8 @@ final class ProxyExchange {
     var keepAlive: Bool
     /// Body bytes written to the client.
     var bytesSent = 0
+    /// Request body bytes read from the client.
+    var requestBodyBytes = 0
     /// When the upstream's response head arrived.
     var upstreamHeadTime: NIODeadline?
     /// Set once the exchange switched to a tunnel.

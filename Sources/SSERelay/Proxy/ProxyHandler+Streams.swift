@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import NIOHTTP1
 import SSERelayCore
@@ -11,11 +12,17 @@ extension ProxyHandler {
         for route in self.settings.streams {
             guard let key = StreamKey(route: route, target: request.uri, headers: request.headers) else { continue }
             let lastEventID = request.headers.first(name: "last-event-id")
-            let (resolution, generation) = self.registry.resolve(
+            let admission = self.registry.resolve(
                 key: key, route: route, lastEventID: lastEventID, eventLoop: context.eventLoop)
             exchange.kind = .stream
             if exchange.request.version == .http1_0 {
                 exchange.keepAlive = false
+            }
+            guard case .admitted(let resolution, let generation) = admission else {
+                if case .refused(let limit, let reason) = admission {
+                    self.refuseStream(exchange, route: route, limit: limit, reason: reason)
+                }
+                return true
             }
             switch resolution {
             case .noContent:
@@ -67,6 +74,38 @@ extension ProxyHandler {
         )
         exchange.subscriber = subscriber
         subscriber.start()
+    }
+
+    /// A stream request over a limit: answered like an unreachable upstream, per the route's
+    /// `upstreamFailure` (`200` with `retry:` and a comment so `EventSource` comes back later,
+    /// or `503` with `Retry-After`), logged and counted.
+    private func refuseStream(
+        _ exchange: ProxyExchange, route: StreamRouteConfiguration, limit: RelayMetrics.Limit, reason: String
+    ) {
+        guard let context = self.context else { return }
+        self.registry.metrics.limitReached(limit)
+        self.registry.metrics.record(.overLimit)
+        exchange.outcome = "over_limit"
+        self.logger.warning(
+            "stream request refused", metadata: ["reason": "\(reason)", "path": "\(exchange.request.uri)"])
+        let head: HTTPResponseHead
+        var body = ByteBuffer()
+        switch route.upstreamFailure {
+        case .retry:
+            head = StreamResponseHead.failure(request: exchange.request, route: route)
+            if let retryMs = route.retryMs {
+                body.writeString("retry: \(retryMs)\n")
+            }
+            body.writeString(": refused: \(reason)\n\n")
+        case .status:
+            let response = ErrorResponse(
+                status: .serviceUnavailable, message: "stream refused: \(reason)", extraHeaders: [("Retry-After", "1")])
+            head = response.head(version: exchange.request.version, close: !exchange.keepAlive)
+            body = response.body(allocator: context.channel.allocator)
+        }
+        self.writeStreamHead(head)
+        self.writeStreamBody(body)
+        self.finish(exchange)
     }
 
     /// `204 No Content`: the generation ended and the client has every event. It is the only

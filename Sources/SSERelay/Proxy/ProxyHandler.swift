@@ -126,10 +126,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         let response: ErrorResponse
         if parserError == .headerOverflow {
+            self.registry.metrics.limitReached(.maxHeaderBytes)
             response = ErrorResponse(
                 status: .requestHeaderFieldsTooLarge,
                 message:
-                    "request header block exceeds \(self.settings.limits.maxHeaderBytes) bytes or \(ProxySettings.maxHeaderFieldCount) fields"
+                    "request header block exceeds \(self.settings.limits.maxHeaderBytes) bytes or \(self.settings.limits.maxHeaderCount) fields"
             )
         } else {
             response = ErrorResponse(status: .badRequest, message: "malformed HTTP request: \(parserError)")
@@ -228,6 +229,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             self.logger.info("request headers", metadata: .redactedHeaders(head.headers))
         }
 
+        let bodyLimit = self.settings.limits.maxRequestBodyBytes
+        if bodyLimit > 0, let length = head.headers.first(name: "content-length").flatMap(Int.init), length > bodyLimit
+        {
+            // Refused before `100 Continue`, so a client that waits for it never sends the body.
+            return self.refuseOversizedBody(of: exchange)
+        }
+
         if head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
             // The relay reads the body itself, so it tells the client to go ahead at once.
             context.writeAndFlush(
@@ -294,6 +302,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         case .body(let body):
             exchange.lastRequestProgress = .now()
+            exchange.requestBodyBytes += body.readableBytes
+            let limit = self.settings.limits.maxRequestBodyBytes
+            if limit > 0, exchange.requestBodyBytes > limit {
+                return self.refuseOversizedBody(of: exchange)
+            }
             upstreamPart = .body(.byteBuffer(body))
         case .end(let trailers):
             exchange.requestEnded = true
@@ -311,6 +324,31 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         if !connection.isWritable {
             self.readGate.pause(.peerUnwritable)
+        }
+    }
+
+    /// `413` for a body over `limits.maxRequestBodyBytes` (or a cut connection when the
+    /// response already started); the upstream request, if any, is abandoned.
+    private func refuseOversizedBody(of exchange: ProxyExchange) {
+        let limit = self.settings.limits.maxRequestBodyBytes
+        self.registry.metrics.limitReached(.maxRequestBodyBytes)
+        self.logger.notice(
+            "request body over the limit",
+            metadata: [
+                "limit": "\(limit)", "path": "\(exchange.request.uri)", "client": "\(self.clientAddress ?? "-")",
+            ])
+        exchange.cancelTimers()
+        exchange.connection?.close()
+        exchange.connection = nil
+        if exchange.responseStarted {
+            self.state = .closing
+            self.context?.close(promise: nil)
+        } else {
+            self.respondAndClose(
+                ErrorResponse(
+                    status: .payloadTooLarge,
+                    message: "request body exceeds \(limit) bytes (limits.maxRequestBodyBytes)"),
+                version: exchange.request.version)
         }
     }
 

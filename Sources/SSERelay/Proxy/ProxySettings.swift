@@ -17,9 +17,3 @@ struct ProxySettings: Sendable {
     /// `streams`: the routes whose GET requests are stream requests.
     var streams: [StreamRouteConfiguration]
 }
-
-extension ProxySettings {
-    /// Header fields allowed in one request head; more is answered `431`. Real browsers send
-    /// about 20, so 256 leaves room for any client and still bounds the parser's work.
-    static let maxHeaderFieldCount = 256
-}

@@ -28,6 +28,9 @@ final class ConnectionRegistry: Sendable {
 
     var count: Int { self.state.withLockedValue { $0.channels.count } }
 
+    /// The open connections.
+    var all: [any Channel] { self.state.withLockedValue { Array($0.channels.values) } }
+
     /// Registers a newly accepted connection until it closes; returns whether it is within the
     /// limit. A connection over the limit is registered too (it is answered `503` and closes).
     func admit(_ channel: any Channel) -> Bool {

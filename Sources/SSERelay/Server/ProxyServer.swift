@@ -77,12 +77,11 @@ public final class ProxyServer: Sendable {
         let pools = try await UpstreamPools.make(group: group, configuration: configuration.upstream)
         let connections = ConnectionRegistry(limit: configuration.limits.maxConnections)
         let settings = ProxySettingsStore(ProxySettings(configuration))
-        let registry = StreamRegistry(
-            replayMemoryLimit: configuration.limits.replayMemoryBytes, metrics: metrics, logger: logger)
+        let registry = StreamRegistry(limits: configuration.limits, metrics: metrics, logger: logger)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try Self.initializeClientChannel(
@@ -128,7 +127,7 @@ public final class ProxyServer: Sendable {
         var limits = NIOHTTPDecoderLimitConfiguration()
         limits.maxHeaderListSize = settings.limits.maxHeaderBytes
         limits.maxHeaderFieldSize = settings.limits.maxHeaderBytes
-        limits.maxHeaderFieldCount = ProxySettings.maxHeaderFieldCount
+        limits.maxHeaderFieldCount = settings.limits.maxHeaderCount
         let encoder = HTTPResponseEncoder(configuration: .noAutomaticFraming)
         let decoder = ByteToMessageHandler(
             HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes, limitConfiguration: limits)
@@ -202,6 +201,8 @@ extension ProxyServer {
         self.settings.current = ProxySettings(applied)
         self.connections.limit = applied.limits.maxConnections
         self.streams.replayMemoryLimit = applied.limits.replayMemoryBytes
+        self.streams.maxGenerations = applied.limits.maxGenerations
+        self.streams.maxClientsPerGeneration = applied.limits.maxClientsPerGeneration
         return needsRestart
     }
 }

@@ -297,6 +297,9 @@ final class Generation: Sendable {
 
     var isEnded: Bool { self.state.withLockedValue { !$0.machine.isUpstreamOpen } }
 
+    /// Clients counted in now.
+    var clientCount: Int { self.state.withLockedValue { $0.machine.clientCount } }
+
     /// The generation as `/streams` shows it, with its clients gathered from their loops.
     func report() -> EventLoopFuture<GenerationReport> {
         let (report, groups) = self.state.withLockedValue { state -> (GenerationReport, [SubscriberGroup]) in

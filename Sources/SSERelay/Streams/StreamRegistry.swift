@@ -13,6 +13,17 @@ import Synchronization
 final class StreamRegistry: Sendable {
     private struct State {
         var generations: [StreamKey: [Generation]] = [:]
+        /// Generations held, across all keys.
+        var count = 0
+    }
+
+    /// The registry's answer to a stream request.
+    enum Admission {
+        /// What to do, and the generation it concerns (a new one for `.start`, counted with
+        /// this client; none for `.noContent`).
+        case admitted(StreamRequestResolution, Generation?)
+        /// A limit refused the request; the text says which, for the client and the log.
+        case refused(RelayMetrics.Limit, String)
     }
 
     private let state = NIOLockedValueBox(State())
@@ -20,6 +31,20 @@ final class StreamRegistry: Sendable {
     private let replayMemoryLimitValue: Synchronization.Atomic<Int>
     let metrics: RelayMetrics
     private let logger: Logger
+    private let maxGenerationsValue: Synchronization.Atomic<Int>
+    private let maxClientsPerGenerationValue: Synchronization.Atomic<Int>
+
+    /// `limits.maxGenerations`; a reload changes it for requests from then on.
+    var maxGenerations: Int {
+        get { self.maxGenerationsValue.load(ordering: .relaxed) }
+        set { self.maxGenerationsValue.store(newValue, ordering: .relaxed) }
+    }
+
+    /// `limits.maxClientsPerGeneration`; a reload changes it for requests from then on.
+    var maxClientsPerGeneration: Int {
+        get { self.maxClientsPerGenerationValue.load(ordering: .relaxed) }
+        set { self.maxClientsPerGenerationValue.store(newValue, ordering: .relaxed) }
+    }
 
     /// `limits.replayMemoryBytes`; a reload that lowers it reclaims at the next event.
     var replayMemoryLimit: Int {
@@ -27,27 +52,30 @@ final class StreamRegistry: Sendable {
         set { self.replayMemoryLimitValue.store(newValue, ordering: .relaxed) }
     }
 
-    init(replayMemoryLimit: Int, metrics: RelayMetrics, logger: Logger) {
-        self.replayMemoryLimitValue = Synchronization.Atomic(replayMemoryLimit)
+    init(limits: LimitsConfiguration, metrics: RelayMetrics, logger: Logger) {
+        self.replayMemoryLimitValue = Synchronization.Atomic(limits.replayMemoryBytes)
+        self.maxGenerationsValue = Synchronization.Atomic(limits.maxGenerations)
+        self.maxClientsPerGenerationValue = Synchronization.Atomic(limits.maxClientsPerGeneration)
         self.metrics = metrics
         self.logger = logger
     }
 
-    /// What to do with a stream request, and the generation it concerns (a new one for
-    /// `.start`, counted with this client; none for `.noContent`).
+    /// What to do with a stream request, within `limits.maxGenerations` and
+    /// `limits.maxClientsPerGeneration`.
     func resolve(
         key: StreamKey,
         route: StreamRouteConfiguration,
         lastEventID: String?,
         eventLoop: any EventLoop
-    ) -> (StreamRequestResolution, Generation?) {
-        self.state.withLockedValue { state in
+    ) -> Admission {
+        let (admission, displaced) = self.state.withLockedValue { state -> (Admission, Generation?) in
             let generations = state.generations[key] ?? []
             let resolution = StreamRequestResolution.resolve(
                 lastEventID: lastEventID,
                 generations: generations.map { $0.snapshot() },
                 joinFrom: route.joinFrom
             )
+            var displaced: Generation?
             let generation: Generation?
             switch resolution {
             case .noContent:
@@ -55,14 +83,68 @@ final class StreamRegistry: Sendable {
                 generation = nil
             case .resume(let token, _), .join(let token, _, _):
                 generation = generations.last { $0.token == token }
+                if let generation, generation.clientCount >= self.maxClientsPerGeneration {
+                    return (
+                        .refused(
+                            .maxClientsPerGeneration,
+                            "the stream has \(self.maxClientsPerGeneration) clients (limits.maxClientsPerGeneration)"),
+                        nil
+                    )
+                }
             case .start:
+                if state.count >= self.maxGenerations {
+                    guard let oldest = Self.removeOldestEnded(from: &state) else {
+                        return (
+                            .refused(
+                                .maxGenerations,
+                                "the relay holds \(self.maxGenerations) open streams (limits.maxGenerations)"),
+                            nil
+                        )
+                    }
+                    displaced = oldest
+                }
                 let new = Generation(key: key, route: route, eventLoop: eventLoop, registry: self, logger: self.logger)
                 state.generations[key, default: []].append(new)
+                state.count += 1
                 generation = new
             }
             generation?.clientJoined()
-            return (resolution, generation)
+            return (.admitted(resolution, generation), displaced)
         }
+        if let displaced {
+            // Out of the map already; this frees its events and stops its timers.
+            self.metrics.limitReached(.maxGenerations)
+            displaced.discard()
+        }
+        return admission
+    }
+
+    /// Takes the ended generation created first out of the map, to make room at
+    /// `limits.maxGenerations`. Linear in the generations held, and only run at the limit.
+    private static func removeOldestEnded(from state: inout State) -> Generation? {
+        var oldest: Generation?
+        for generation in state.generations.values.joined() where generation.isEnded {
+            if oldest.map({ generation.createdAt < $0.createdAt }) ?? true {
+                oldest = generation
+            }
+        }
+        guard let oldest else { return nil }
+        Self.take(oldest, from: &state)
+        return oldest
+    }
+
+    /// Removes `generation` from the map; returns whether it was there.
+    @discardableResult
+    private static func take(_ generation: Generation, from state: inout State) -> Bool {
+        guard let index = state.generations[generation.key]?.firstIndex(where: { $0 === generation }) else {
+            return false
+        }
+        state.generations[generation.key]?.remove(at: index)
+        if state.generations[generation.key]?.isEmpty ?? false {
+            state.generations[generation.key] = nil
+        }
+        state.count -= 1
+        return true
     }
 
     /// Every generation, for inspection.
@@ -82,12 +164,11 @@ final class StreamRegistry: Sendable {
     var totalReplayBytes: Int { self.replayBytes.load(ordering: .relaxed) }
 
     /// Called by a generation that discarded itself.
+    /// A generation that was taken out at the generation limit is gone from the map already;
+    /// its bytes are freed all the same.
     func remove(_ generation: Generation, freedBytes: Int) {
         self.state.withLockedValue { state in
-            state.generations[generation.key]?.removeAll { $0 === generation }
-            if state.generations[generation.key]?.isEmpty ?? false {
-                state.generations[generation.key] = nil
-            }
+            _ = Self.take(generation, from: &state)
         }
         self.replayBytes.wrappingSubtract(freedBytes, ordering: .relaxed)
     }
@@ -102,6 +183,7 @@ final class StreamRegistry: Sendable {
     /// Drops ended generations (oldest first), then the oldest events of open ones, until the
     /// replay buffers fit `replayMemoryBytes`. Bounded: every pass frees something or stops.
     private func reclaim() {
+        self.metrics.limitReached(.replayMemoryBytes)
         let generations = self.all.sorted { $0.createdAt < $1.createdAt }
         for generation in generations where generation.isEnded {
             guard self.totalReplayBytes > self.replayMemoryLimit else { return }

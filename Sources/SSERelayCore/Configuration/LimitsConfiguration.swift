@@ -6,6 +6,20 @@ public struct LimitsConfiguration: Sendable, Hashable {
     /// `limits.maxHeaderBytes` (integer, default 32768): request line plus header block; larger
     /// is answered `431`.
     public var maxHeaderBytes = 32_768
+    /// `limits.maxHeaderCount` (integer, default 256): header fields in one request head; more
+    /// is answered `431`. Browsers send about 20.
+    public var maxHeaderCount = 256
+    /// `limits.maxRequestBodyBytes` (integer, default 0 = unlimited): the largest request body
+    /// passed through; a larger one is answered `413`. Unlimited by default because bodies are
+    /// streamed with backpressure and never held in memory; the backend keeps its own limit.
+    public var maxRequestBodyBytes = 0
+    /// `limits.maxGenerations` (integer, default 100000): generations held at once, open or
+    /// retained for resumption. At the limit the oldest ended one makes room for a new one;
+    /// when all are open, a new stream request is refused (per the route's `upstreamFailure`).
+    public var maxGenerations = 100_000
+    /// `limits.maxClientsPerGeneration` (integer, default 20000): clients of one generation;
+    /// one more is refused like a generation over `maxGenerations`.
+    public var maxClientsPerGeneration = 20_000
     /// `limits.clientQueueBytes` (integer, default 1048576): bytes a stream client may lag
     /// behind before it is dropped.
     public var clientQueueBytes = 1_048_576
@@ -25,6 +39,12 @@ public struct LimitsConfiguration: Sendable, Hashable {
         self.init()
         self.maxConnections = reader.integer("maxConnections", default: self.maxConnections, in: 1...10_000_000)
         self.maxHeaderBytes = reader.integer("maxHeaderBytes", default: self.maxHeaderBytes, in: 1024...1_048_576)
+        self.maxHeaderCount = reader.integer("maxHeaderCount", default: self.maxHeaderCount, in: 8...10_000)
+        self.maxRequestBodyBytes = reader.integer(
+            "maxRequestBodyBytes", default: self.maxRequestBodyBytes, in: 0...(1 << 50))
+        self.maxGenerations = reader.integer("maxGenerations", default: self.maxGenerations, in: 1...10_000_000)
+        self.maxClientsPerGeneration = reader.integer(
+            "maxClientsPerGeneration", default: self.maxClientsPerGeneration, in: 1...10_000_000)
         self.clientQueueBytes = reader.integer(
             "clientQueueBytes", default: self.clientQueueBytes, in: 4096...1_073_741_824)
         self.replayMemoryBytes = reader.integer(

@@ -5,10 +5,12 @@ import Foundation
 final class BackendProcess: Sendable {
     let port: Int
     private let process: Process
+    private let exit: ProcessExit
 
-    private init(port: Int, process: Process) {
+    private init(port: Int, process: Process, exit: ProcessExit) {
         self.port = port
         self.process = process
+        self.exit = exit
     }
 
     /// The fixture shared by tests that do not read its global counters; started on first use
@@ -42,6 +44,7 @@ final class BackendProcess: Sendable {
         process.standardOutput = output
         // The fixture exits when this pipe closes, which happens when the test process ends.
         process.standardInput = Pipe()
+        let exit = ProcessExit(of: process)
         try process.run()
 
         var announced = Data()
@@ -59,14 +62,20 @@ final class BackendProcess: Sendable {
             throw FixtureError(
                 "the backend fixture did not announce its port: \(String(decoding: announced, as: UTF8.self))")
         }
-        return BackendProcess(port: port, process: process)
+        return BackendProcess(port: port, process: process, exit: exit)
     }
 
+    /// Asks the fixture to exit; returns at once (see ``ProcessExit`` for why it does not wait).
     func stop() {
         if self.process.isRunning {
             self.process.terminate()
-            self.process.waitUntilExit()
         }
+    }
+
+    /// Stops the fixture and waits until it has exited (its port is free again).
+    func stopAndWait() async {
+        self.stop()
+        _ = await self.exit.wait()
     }
 
     deinit {

@@ -5,11 +5,12 @@ import NIOCore
 /// The built `sse-relay` binary (beside the test bundle) running as a child process with JSON
 /// logs, for tests of what only a real process has: signals, exit statuses, systemd messages.
 ///
-/// Its stderr is read on a Dispatch queue as it comes; ``waitForLog(_:)`` waits for a line
-/// containing a marker, which is how tests await the relay's own events ("listening",
-/// "configuration reloaded") instead of sleeping.
+/// Its stderr is collected as it comes (a readability handler, no thread blocked on it);
+/// ``waitForLog(_:)`` waits for a line containing a marker, which is how tests await the relay's
+/// own events ("listening", "configuration reloaded") instead of sleeping.
 final class RelayProcess: Sendable {
     let process: Process
+    private let exit: ProcessExit
     private let log = NIOLockedValueBox(LogState())
 
     private struct LogState {
@@ -35,18 +36,17 @@ final class RelayProcess: Sendable {
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         let errors = Pipe()
         process.standardError = errors
-        process.standardOutput = Pipe()
+        process.standardOutput = FileHandle.nullDevice
         self.process = process
-        try process.run()
-        let handle = errors.fileHandleForReading
-        DispatchQueue.global().async {
-            // Bounded: EOF (the process ended) ends the loop.
-            while true {
-                let chunk = handle.availableData
-                self.append(chunk.isEmpty ? nil : String(decoding: chunk, as: UTF8.self))
-                if chunk.isEmpty { break }
+        self.exit = ProcessExit(of: process)
+        errors.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let chunk = handle.availableData
+            if chunk.isEmpty {
+                handle.readabilityHandler = nil
             }
+            self?.append(chunk.isEmpty ? nil : String(decoding: chunk, as: UTF8.self))
         }
+        try process.run()
     }
 
     /// Everything logged so far.
@@ -82,21 +82,16 @@ final class RelayProcess: Sendable {
         kill(self.process.processIdentifier, signal)
     }
 
-    /// Waits (off the cooperative pool) for the process to exit; returns its status.
+    /// Waits for the process to exit; returns its status.
     func waitForExit() async -> Int32 {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                self.process.waitUntilExit()
-                continuation.resume(returning: self.process.terminationStatus)
-            }
-        }
+        await self.exit.wait()
     }
 
-    /// Kills the process if it still runs (the end of every test, pass or fail).
+    /// Ends the process if it still runs (the end of every test, pass or fail); returns at
+    /// once (see ``ProcessExit``).
     func stop() {
         if self.process.isRunning {
             self.process.terminate()
-            self.process.waitUntilExit()
         }
     }
 

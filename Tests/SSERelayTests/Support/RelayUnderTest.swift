@@ -34,7 +34,7 @@ struct RelayUnderTest {
     func stop(stoppingBackend: Bool = false) async {
         await self.server.shutdown(gracePeriod: .seconds(5))
         if stoppingBackend {
-            self.backend?.stop()
+            await self.backend?.stopAndWait()
         }
     }
 }
