@@ -1,9 +1,16 @@
 import Foundation
+import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import SSERelayCore
 import Testing
+
+@testable import SSERelay
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The relay as a daemon (issue 5, SPEC §6): reload on SIGHUP and the drain on SIGTERM, on the
 /// real binary with real signals.
@@ -112,31 +119,57 @@ struct DaemonLifecycleTests {
 }
 
 extension DaemonLifecycleTests {
-    @Test(
-        "socket activation: the relay serves on the listening socket systemd passes",
-        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-socket-activate")))
+    /// In process rather than through `systemd-socket-activate`: that launcher closes every
+    /// descriptor it does not pass on, including the one Foundation watches its child through,
+    /// which leaves Foundation blocked reaping that child and stalls every other test's
+    /// processes. The launcher was checked by hand (README, "Run under systemd").
+    @Test("socket activation: the relay serves on a listening socket it inherits")
     func socketActivation() async throws {
-        let backend = try await BackendProcess.shared
-        // A port that was free a moment ago; systemd-socket-activate binds it and passes it on.
         let port = try await freePort()
-        let relay = try RelayProcess(
-            arguments: [
-                "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(backend.port)",
-            ],
-            launcher: ["/usr/bin/systemd-socket-activate", "-l", "127.0.0.1:\(port)"]
-        )
-        defer { relay.stop() }
-        try await relay.waitForLog("Listening on 127.0.0.1:\(port)")
-        // The first connection makes the launcher exec the relay, which adopts the socket and
-        // accepts this very connection from its backlog.
-        let response = try await fetch(try SocketAddress(ipAddress: "127.0.0.1", port: port), .GET, "/hello")
-        #expect(response.status == .ok)
-        #expect(response.text == "hello world")
-        #expect(try await relay.listeningPort() == port)
-        #expect(relay.logText.contains(#""socket_activated":"true""#))
-        relay.signal(SIGTERM)
-        #expect(await relay.waitForExit() == 0)
+        let descriptor = try listeningSocket(port: port)
+        let backend = try await BackendProcess.shared
+        var configuration = RelayConfiguration()
+        configuration.listen = HostAndPort(host: "127.0.0.1", port: 1)  // not bound: the socket is used
+        configuration.upstream.url = UpstreamURL(host: "127.0.0.1", port: backend.port)
+        let server = try await ProxyServer.bind(
+            configuration: configuration, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+            listener: .inherited(descriptor: descriptor))
+        let response = await Result {
+            try await fetch(try SocketAddress(ipAddress: "127.0.0.1", port: port), .GET, "/hello")
+        }
+        await server.shutdown(gracePeriod: .seconds(1))
+        #expect(try response.get().text == "hello world")
+        #expect(server.localAddress.port == port)
     }
+
+    @Test("LISTEN_FDS counts only for the process LISTEN_PID names")
+    func activationEnvironment() {
+        let mine: Int32 = 4242
+        #expect(SocketActivation(environment: [:], processID: mine) == .none)
+        #expect(SocketActivation(environment: ["LISTEN_FDS": "1"], processID: mine).proxy == nil)
+        let other = SocketActivation(environment: ["LISTEN_FDS": "1", "LISTEN_PID": "4243"], processID: mine)
+        #expect(other.proxy == nil)
+        let one = SocketActivation(environment: ["LISTEN_FDS": "1", "LISTEN_PID": "4242"], processID: mine)
+        #expect(one.proxy == 3)
+        #expect(one.admin == nil)
+        let two = SocketActivation(environment: ["LISTEN_FDS": "2", "LISTEN_PID": "4242"], processID: mine)
+        #expect(two.proxy == 3)
+        #expect(two.admin == 4)
+        #expect(SocketActivation(environment: ["LISTEN_FDS": "0", "LISTEN_PID": "4242"], processID: mine).proxy == nil)
+    }
+}
+
+/// A TCP socket listening on 127.0.0.1:`port`, as systemd would pass one.
+private func listeningSocket(port: Int) throws -> CInt {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { throw FixtureError("socket() failed: \(errno)") }
+    let address = try SocketAddress(ipAddress: "127.0.0.1", port: port)
+    let bound = address.withSockAddr { bind(descriptor, $0, socklen_t($1)) }
+    guard bound == 0, listen(descriptor, 128) == 0 else {
+        close(descriptor)
+        throw FixtureError("bind/listen on port \(port) failed: \(errno)")
+    }
+    return descriptor
 }
 
 /// A TCP port on 127.0.0.1 that nothing listened on when this returned.

@@ -348,8 +348,9 @@ extension StreamEngineTests {
         try await withRelay({ $0.limits.replayMemoryBytes = 400 }) { relay in
             let first = self.newConversation()
             let second = self.newConversation()
+            // The last event's id: a client that dropped just before the end marker.
             let lastID = try await SSETestStream.open(relay.address, "/api/conversation/\(first)/stream?events=5") {
-                try await $0.readToEnd().last?.lastID
+                try await $0.readToEnd().last { $0.data != nil }?.lastID
             }
             #expect(relay.server.streams.totalReplayBytes > 0)
             // The second conversation's events push the total over the bound: the first,
@@ -370,6 +371,32 @@ extension StreamEngineTests {
             #expect(again.0 == "started")
             #expect(again.1 == 5)
             #expect(try await self.stats(relay, first).starts == 2)
+        }
+    }
+
+    @Test("a finished stream ends with an end marker that any relay answers with 204, without a new start")
+    func endMarker() async throws {
+        try await withRelay(dedicatedBackend: true) { relay in
+            let conversation = self.newConversation()
+            let path = "/api/conversation/\(conversation)/stream?events=3"
+            let blocks = try await SSETestStream.open(relay.address, path) { try await $0.readToEnd() }
+            let last = try #require(blocks.last)
+            #expect(last.data == nil)
+            let marker = try #require(last.lastID)
+            let lastEvent = try #require(blocks.last { $0.data != nil }?.lastID)
+            #expect(marker == lastEvent + ".end")
+
+            // Another relay in front of the same backend never saw the generation: a load
+            // balancer moved the client, or this relay restarted.
+            let other = try await RelayUnderTest.start(backend: relay.backend)
+            let elsewhere = await Result {
+                try await fetch(other.address, .GET, path, headers: [("Last-Event-ID", marker)])
+            }
+            await other.stop()
+            #expect(try elsewhere.get().status == .noContent)
+            #expect(
+                try await fetch(relay.address, .GET, path, headers: [("Last-Event-ID", marker)]).status == .noContent)
+            #expect(try await self.stats(relay, conversation).starts == 1)
         }
     }
 

@@ -91,6 +91,8 @@ final class Generation: Sendable {
         var comments: [StreamComment]
         var nextSequence: Int
         var isOpen: Bool
+        /// Whether the upstream ended cleanly (its body completed).
+        var hasFinished: Bool
     }
 
     /// Up to `limit` events from `cursor` on, the comments after `commentsSeen`, the head
@@ -109,7 +111,7 @@ final class Generation: Sendable {
                 state.commentsReceived > commentsSeen ? state.comments.filter { $0.number > commentsSeen } : []
             return Batch(
                 entries: entries, comments: comments, nextSequence: state.log.nextSequence,
-                isOpen: state.machine.isUpstreamOpen)
+                isOpen: state.machine.isUpstreamOpen, hasFinished: state.machine.state == .finished)
         }
     }
 

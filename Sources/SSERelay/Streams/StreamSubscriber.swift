@@ -203,6 +203,12 @@ final class StreamSubscriber {
                     self.write(comment, writer)
                 }
                 if !batch.isOpen {
+                    if batch.hasFinished {
+                        let marker = RelayEventID(generation: self.generation.token, sequence: batch.nextSequence - 1)
+                        writer.writeStreamBody(
+                            self.generation.writer.endBlock(
+                                marker: marker.endMarker, allocator: ByteBufferAllocator()))
+                    }
                     self.finish()
                 }
                 return

@@ -24,6 +24,15 @@ public struct EventStreamWriter: Sendable {
         return buffer
     }
 
+    /// The id-only block that closes a stream whose generation finished cleanly: it sets the
+    /// browser's last event id to `marker`, an end marker, so the reconnect that follows is
+    /// answered `204` by any relay, even one that never saw the generation.
+    public func endBlock(marker: String, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: marker.utf8.count + 6)
+        buffer.writeString("id: \(marker)\n\n")
+        return buffer
+    }
+
     /// The event as clients receive it. With `relayID`, the event's own `id` lines are dropped
     /// and `id: <relayID>` is written last; without, its lines pass as they are.
     public func encode(_ event: ServerSentEvent, relayID: String?, allocator: ByteBufferAllocator) -> ByteBuffer {

@@ -25,6 +25,18 @@ public struct RelayEventID: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "\(self.generation)-\(self.sequence)" }
 
+    /// The suffix that makes a relay id an end marker.
+    static let endSuffix = ".end"
+
+    /// The end marker after event `sequence`: `<generation>-<seq>.end`, the last id a client
+    /// of a generation that finished cleanly is given (see ``StreamRequestResolution``).
+    public var endMarker: String { self.description + Self.endSuffix }
+
+    /// Whether `text` is an end marker: a relay id followed by `.end`.
+    public static func isEndMarker(_ text: String) -> Bool {
+        text.hasSuffix(Self.endSuffix) && RelayEventID(parsing: String(text.dropLast(Self.endSuffix.count))) != nil
+    }
+
     /// A new random generation token.
     public static func makeGenerationToken<Generator: RandomNumberGenerator>(using generator: inout Generator) -> String
     {

@@ -44,12 +44,23 @@ public enum StreamRequestResolution: Sendable, Hashable {
     /// relay exists to prevent. For the same reason an unknown upstream id joins the open
     /// generation (without forwarding the id) when there is one, and is forwarded to a new
     /// generation only when there is none.
+    ///
+    /// An end marker (`<generation>-<seq>.end`, sent as the last id of a generation that
+    /// finished cleanly) is answered `204` whatever the relay holds: an addition to SPEC §3's
+    /// table. Without it, the reconnect that follows a finished stream finds nothing on a relay
+    /// that restarted or never had the generation (another instance behind a load balancer,
+    /// the retention over) and starts the completion again.
     public static func resolve(
         lastEventID: String?,
         generations: [some ResumableGeneration],
         joinFrom: StreamRouteConfiguration.JoinPosition
     ) -> StreamRequestResolution {
         var replayMiss = false
+        if let lastEventID, RelayEventID.isEndMarker(lastEventID) {
+            // The client was told its stream finished and it has every event: whichever relay
+            // it reaches now, and whether or not that relay still holds the generation.
+            return .noContent
+        }
         if let lastEventID, !lastEventID.isEmpty {
             let relayID = RelayEventID(parsing: lastEventID)
             if let relayID, let generation = generations.last(where: { $0.token == relayID.generation }),

@@ -35,4 +35,16 @@ struct RelayEventIDTests {
         #expect(seen.count == 1_000)
         #expect(RelayEventID.makeGenerationToken() != RelayEventID.makeGenerationToken())
     }
+
+    @Test("end markers are relay ids with .end, and nothing else is one")
+    func endMarkers() {
+        let id = RelayEventID(generation: "0123456789abcdef", sequence: 12)
+        #expect(id.endMarker == "0123456789abcdef-12.end")
+        #expect(RelayEventID.isEndMarker(id.endMarker))
+        #expect(!RelayEventID.isEndMarker(id.description))
+        #expect(!RelayEventID.isEndMarker("0123456789abcdef-12.end.end"))
+        #expect(!RelayEventID.isEndMarker("0123456789ABCDEF-12.end"))
+        #expect(!RelayEventID.isEndMarker(".end"))
+        #expect(RelayEventID(parsing: id.endMarker) == nil)
+    }
 }

@@ -42,6 +42,23 @@ private struct ResolutionCase: Sendable, CustomTestStringConvertible {
 }
 
 private let resolutionCases: [ResolutionCase] = [
+    // End markers: the client has every event of a finished generation.
+    ResolutionCase(
+        name: "end marker, generation unknown here (another relay, or retention over): 204",
+        lastEventID: "\(unknownToken)-7.end", generations: [],
+        expected: .noContent),
+    ResolutionCase(
+        name: "end marker of the retained generation: 204",
+        lastEventID: "\(tokenA)-3.end", generations: [.ended(tokenA, next: 4)],
+        expected: .noContent),
+    ResolutionCase(
+        name: "end marker while a newer generation of the key is open: 204, the old stream is over",
+        lastEventID: "\(tokenA)-3.end", generations: [.open(tokenB, next: 2)],
+        expected: .noContent),
+    ResolutionCase(
+        name: "not quite an end marker (bad token): an upstream id, start forwarding it",
+        lastEventID: "xyz-3.end", generations: [],
+        expected: .start(forwardedLastEventID: "xyz-3.end", replayMiss: false)),
     // No usable Last-Event-ID.
     ResolutionCase(
         name: "no id, no generation: start",
