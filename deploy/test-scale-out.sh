@@ -11,8 +11,8 @@
 #      the reconnect after the end.
 #   4. SIGTERM one of the two survivors while it serves 4-second streams (a planned restart):
 #      /readyz 503 takes it out of HAProxy, its clients still get every event, it exits 0
-#      once they are done; the reconnects after the end reach the other relay, which starts
-#      the drained relay's conversations again (documented in docs/scale-out.md).
+#      once they are done; the reconnects after the end carry the end marker and get 204 from
+#      the other relay, so no completion starts twice.
 #   5. No relay left: HAProxy answers the stream route with 200 + retry: (fail-open rule).
 #
 # Usage: bash deploy/test-scale-out.sh     (after `swift build`; needs haproxy and node)

@@ -15,11 +15,18 @@ public final class DemoBackend: Sendable {
 
     /// The address the demo backend listens on.
     public let localAddress: SocketAddress
+    /// The time between two words of a completion.
+    public let tokenInterval: TimeAmount
     private let channel: any Channel
+    private let starts: DemoStartCounter
 
-    private init(localAddress: SocketAddress, channel: any Channel) {
+    private init(
+        localAddress: SocketAddress, tokenInterval: TimeAmount, channel: any Channel, starts: DemoStartCounter
+    ) {
         self.localAddress = localAddress
+        self.tokenInterval = tokenInterval
         self.channel = channel
+        self.starts = starts
     }
 
     /// Binds the demo backend on `host` with an OS-chosen port.
@@ -41,7 +48,12 @@ public final class DemoBackend: Sendable {
             .bind(host: host, port: 0)
             .get()
         guard let address = channel.localAddress else { throw ChannelError.unknownLocalAddress }
-        return DemoBackend(localAddress: address, channel: channel)
+        return DemoBackend(localAddress: address, tokenInterval: tokenInterval, channel: channel, starts: starts)
+    }
+
+    /// How many completions `conversation` has started: what the demo shows the relay saves.
+    public func completionsStarted(conversation: String) -> Int {
+        self.starts.count(conversation)
     }
 
     public func close() async {

@@ -1,0 +1,96 @@
+import Foundation
+
+/// Headless Chromium, driven by `Fixtures/browser/drive-chromium.js` over the DevTools
+/// protocol: it opens a page, waits for the page's `window.sseDone` promise and hands back the
+/// value it resolved to, read from the page's DOM.
+///
+/// One browser per page: Chromium starts in about a second, and a fresh profile per page
+/// keeps the pages from sharing connections or cache.
+struct HeadlessChromium {
+    /// The browser executable.
+    let executable: String
+
+    /// How long one page may take, browser start and shutdown included. The driver gives up
+    /// after this and ends the browser; the test process waits a little longer for it.
+    static let pageTimeout: Duration = .seconds(30)
+
+    /// Finds Chromium: `$CHROMIUM`, or `chromium` (Debian's package) on `PATH`.
+    ///
+    /// A missing browser fails the test with a message saying how to install it, rather than
+    /// skipping it: CI installs Chromium, so a skip would hide a broken CI set-up.
+    static func locate() throws -> HeadlessChromium {
+        let environment = ProcessInfo.processInfo.environment
+        if let path = environment["CHROMIUM"], !path.isEmpty {
+            guard FileManager.default.isExecutableFile(atPath: path) else {
+                throw FixtureError("$CHROMIUM is \(path), which is not an executable file")
+            }
+            return HeadlessChromium(executable: path)
+        }
+        let directories = (environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":")
+        for name in ["chromium", "chromium-browser"] {
+            for directory in directories {
+                let path = "\(directory)/\(name)"
+                if FileManager.default.isExecutableFile(atPath: path) {
+                    return HeadlessChromium(executable: path)
+                }
+            }
+        }
+        throw FixtureError(
+            """
+            the browser end-to-end tests need headless Chromium, and there is no `chromium` on PATH: \
+            install it with `apt-get install -y --no-install-recommends chromium` (.ci/run does), or set \
+            CHROMIUM to the browser's path
+            """)
+    }
+
+    /// Opens `url` in a fresh headless browser and decodes what the page reports.
+    func report<Report: Decodable>(_ type: Report.Type, from url: String) async throws -> Report {
+        let output = try await withCheckedThrowingContinuation { continuation in
+            // The driver's output is read with blocking calls: not on the cooperative pool.
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try self.runDriver(url: url) })
+            }
+        }
+        do {
+            return try JSONDecoder().decode(Report.self, from: output)
+        } catch {
+            throw FixtureError(
+                "the page's report does not decode (\(error)): \(String(decoding: output, as: UTF8.self))")
+        }
+    }
+
+    private func runDriver(url: String) throws -> Data {
+        let timeoutMilliseconds = Self.pageTimeout.components.seconds * 1000
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "node", CuttingProxy.fixtures.appendingPathComponent("drive-chromium.js").path, self.executable, url,
+            String(timeoutMilliseconds),
+        ]
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        // The driver ends the browser and exits when this pipe closes: if the test process dies,
+        // no browser is left behind.
+        process.standardInput = Pipe()
+        try process.run()
+        // A backstop only: the driver keeps its own deadline and ends the browser itself.
+        let backstop = DispatchWorkItem {
+            if process.isRunning { process.terminate() }
+        }
+        DispatchQueue.global().asyncAfter(
+            deadline: .now() + .milliseconds(Int(timeoutMilliseconds) + 10_000), execute: backstop)
+        // Read one after the other: the driver writes at most a few KiB to stderr (its message
+        // and the browser's last 4,000 characters of log), far below a pipe's buffer.
+        let report = output.fileHandleForReading.readDataToEndOfFile()
+        let message = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        backstop.cancel()
+        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
+            throw FixtureError(
+                "headless Chromium could not report on \(url): \(String(decoding: message, as: UTF8.self))")
+        }
+        return report
+    }
+}
