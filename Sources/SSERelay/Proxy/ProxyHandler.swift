@@ -277,20 +277,26 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return self.armBodyTimer(for: exchange, after: idle - quiet)
             }
             self.logger.notice("request body stalled", metadata: ["client": "\(self.clientAddress ?? "-")"])
-            exchange.responseTimer?.cancel()
-            exchange.connection?.close()
-            exchange.connection = nil
-            if exchange.responseStarted {
-                self.state = .closing
-                self.context?.close(promise: nil)
-            } else {
-                self.respondAndClose(
-                    ErrorResponse(
-                        status: .requestTimeout,
-                        message: "request body stalled for \(self.settings.limits.idleTimeoutSeconds.secondsText)"),
-                    version: exchange.request.version
-                )
-            }
+            self.abandon(
+                exchange,
+                answering: ErrorResponse(
+                    status: .requestTimeout,
+                    message: "request body stalled for \(self.settings.limits.idleTimeoutSeconds.secondsText)"))
+        }
+    }
+
+    /// Ends `exchange` while its request is still coming: the upstream request is dropped, and
+    /// the client gets `response` and a lingering close, or a cut connection when its response
+    /// already started.
+    private func abandon(_ exchange: ProxyExchange, answering response: ErrorResponse) {
+        exchange.cancelTimers()
+        exchange.connection?.close()
+        exchange.connection = nil
+        if exchange.responseStarted {
+            self.state = .closing
+            self.context?.close(promise: nil)
+        } else {
+            self.respondAndClose(response, version: exchange.request.version)
         }
     }
 
@@ -337,19 +343,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             metadata: [
                 "limit": "\(limit)", "path": "\(exchange.request.uri)", "client": "\(self.clientAddress ?? "-")",
             ])
-        exchange.cancelTimers()
-        exchange.connection?.close()
-        exchange.connection = nil
-        if exchange.responseStarted {
-            self.state = .closing
-            self.context?.close(promise: nil)
-        } else {
-            self.respondAndClose(
-                ErrorResponse(
-                    status: .payloadTooLarge,
-                    message: "request body exceeds \(limit) bytes (limits.maxRequestBodyBytes)"),
-                version: exchange.request.version)
-        }
+        self.abandon(
+            exchange,
+            answering: ErrorResponse(
+                status: .payloadTooLarge, message: "request body exceeds \(limit) bytes (limits.maxRequestBodyBytes)"))
     }
 
     // MARK: The upstream side

@@ -25,48 +25,16 @@ final class CuttingProxy: Sendable {
     /// Starts the proxy in front of 127.0.0.1:`targetPort`; it cuts a connection once
     /// `cutAfter` events with data came back on it.
     static func start(targetPort: Int, cutAfter: Int = 3) async throws -> CuttingProxy {
-        try await withCheckedThrowingContinuation { continuation in
-            // The wait for the announcement blocks a thread: not the test's cooperative pool.
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try Self.startBlocking(targetPort: targetPort, cutAfter: cutAfter) })
-            }
-        }
+        let fixture = try await NodeFixture.launch(
+            Self.fixtures.appendingPathComponent("cutting-proxy.js"), arguments: [String(targetPort), String(cutAfter)])
+        return CuttingProxy(
+            address: try SocketAddress(ipAddress: "127.0.0.1", port: fixture.port), process: fixture.process)
     }
 
     /// The directory of the browser fixtures.
     static let fixtures = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/browser")
-
-    private static func startBlocking(targetPort: Int, cutAfter: Int) throws -> CuttingProxy {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "node", Self.fixtures.appendingPathComponent("cutting-proxy.js").path, String(targetPort), String(cutAfter),
-        ]
-        let output = Pipe()
-        process.standardOutput = output
-        // The proxy exits when this pipe closes, which happens when the test process ends.
-        process.standardInput = Pipe()
-        try process.run()
-
-        var announced = Data()
-        // Bounded: the proxy prints one short line; EOF (the process died) ends the loop.
-        while !announced.contains(UInt8(ascii: "\n")) {
-            let chunk = output.fileHandleForReading.availableData
-            guard !chunk.isEmpty else { break }
-            announced.append(chunk)
-        }
-        struct Announcement: Decodable { var port: Int }
-        guard let line = announced.split(separator: UInt8(ascii: "\n")).first,
-            let port = try? JSONDecoder().decode(Announcement.self, from: Data(line)).port
-        else {
-            process.terminate()
-            throw FixtureError(
-                "the cutting proxy did not announce its port: \(String(decoding: announced, as: UTF8.self))")
-        }
-        return CuttingProxy(address: try SocketAddress(ipAddress: "127.0.0.1", port: port), process: process)
-    }
 
     /// The URL of `path` (which starts with `/`) on the proxy.
     func url(_ path: String) throws -> String {
@@ -80,10 +48,10 @@ final class CuttingProxy: Sendable {
         return try JSONDecoder().decode(Stats.self, from: Data(response.body.readableBytesView))
     }
 
+    /// Asks the proxy to exit; returns at once (see ``ProcessExit`` for why it does not wait).
     func stop() {
         if self.process.isRunning {
             self.process.terminate()
-            self.process.waitUntilExit()
         }
     }
 

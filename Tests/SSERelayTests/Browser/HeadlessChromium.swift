@@ -45,12 +45,18 @@ struct HeadlessChromium {
 
     /// Opens `url` in a fresh headless browser and decodes what the page reports.
     func report<Report: Decodable>(_ type: Report.Type, from url: String) async throws -> Report {
-        let output = try await withCheckedThrowingContinuation { continuation in
+        let run = try await withCheckedThrowingContinuation { continuation in
             // The driver's output is read with blocking calls: not on the cooperative pool.
             DispatchQueue.global().async {
                 continuation.resume(with: Result { try self.runDriver(url: url) })
             }
         }
+        let status = await run.exit.wait()
+        guard run.process.terminationReason == .exit, status == 0 else {
+            throw FixtureError(
+                "headless Chromium could not report on \(url): \(String(decoding: run.message, as: UTF8.self))")
+        }
+        let output = run.report
         do {
             return try JSONDecoder().decode(Report.self, from: output)
         } catch {
@@ -59,7 +65,17 @@ struct HeadlessChromium {
         }
     }
 
-    private func runDriver(url: String) throws -> Data {
+    /// What a driver run printed, and its exit to await.
+    private struct DriverRun: @unchecked Sendable {
+        // @unchecked: `Process` is not Sendable; it is only read (its termination reason) after
+        // its exit, which `exit` orders.
+        var process: Process
+        var exit: ProcessExit
+        var report: Data
+        var message: Data
+    }
+
+    private func runDriver(url: String) throws -> DriverRun {
         let timeoutMilliseconds = Self.pageTimeout.components.seconds * 1000
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -74,6 +90,7 @@ struct HeadlessChromium {
         // The driver ends the browser and exits when this pipe closes: if the test process dies,
         // no browser is left behind.
         process.standardInput = Pipe()
+        let exit = ProcessExit(of: process)
         try process.run()
         // A backstop only: the driver keeps its own deadline and ends the browser itself.
         let backstop = DispatchWorkItem {
@@ -85,12 +102,7 @@ struct HeadlessChromium {
         // and the browser's last 4,000 characters of log), far below a pipe's buffer.
         let report = output.fileHandleForReading.readDataToEndOfFile()
         let message = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
         backstop.cancel()
-        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
-            throw FixtureError(
-                "headless Chromium could not report on \(url): \(String(decoding: message, as: UTF8.self))")
-        }
-        return report
+        return DriverRun(process: process, exit: exit, report: report, message: message)
     }
 }

@@ -21,48 +21,13 @@ final class BackendProcess: Sendable {
 
     /// Starts a fixture of its own and waits for the line announcing its port.
     ///
-    /// The wait blocks a thread, so it runs on a Dispatch queue rather than on the test's
-    /// cooperative pool, which parallel tests would otherwise starve.
-    ///
     /// - Parameter port: A fixed port (to bring a stopped backend back where it was), or 0.
     static func start(port: Int = 0) async throws -> BackendProcess {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try Self.startBlocking(port: port) })
-            }
-        }
-    }
-
-    private static func startBlocking(port: Int) throws -> BackendProcess {
         let script = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Fixtures/backend.js")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["node", script.path, String(port)]
-        let output = Pipe()
-        process.standardOutput = output
-        // The fixture exits when this pipe closes, which happens when the test process ends.
-        process.standardInput = Pipe()
-        let exit = ProcessExit(of: process)
-        try process.run()
-
-        var announced = Data()
-        // Bounded: the fixture prints one short line; EOF (the process died) ends the loop.
-        while !announced.contains(UInt8(ascii: "\n")) {
-            let chunk = output.fileHandleForReading.availableData
-            guard !chunk.isEmpty else { break }
-            announced.append(chunk)
-        }
-        struct Announcement: Decodable { var port: Int }
-        guard let line = announced.split(separator: UInt8(ascii: "\n")).first,
-            let port = try? JSONDecoder().decode(Announcement.self, from: Data(line)).port
-        else {
-            process.terminate()
-            throw FixtureError(
-                "the backend fixture did not announce its port: \(String(decoding: announced, as: UTF8.self))")
-        }
-        return BackendProcess(port: port, process: process, exit: exit)
+        let fixture = try await NodeFixture.launch(script, arguments: [String(port)])
+        return BackendProcess(port: fixture.port, process: fixture.process, exit: fixture.exit)
     }
 
     /// Asks the fixture to exit; returns at once (see ``ProcessExit`` for why it does not wait).
