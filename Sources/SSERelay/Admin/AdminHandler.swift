@@ -94,8 +94,9 @@ final class AdminHandler: ChannelInboundHandler {
             .hop(to: context.eventLoop).assumeIsolated()
             .whenComplete { result in
                 let encoder = JSONEncoder()
-                // Pretty and in declaration order: people read this with curl.
-                encoder.outputFormatting = [.prettyPrinted, .withoutEscapingSlashes]
+                // Pretty, and with sorted keys so the same state always reads the same: people read
+                // this with curl and diff it.
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
                 var headers = HTTPHeaders()
                 headers.add(name: "Content-Type", value: "application/json")
                 switch result {
