@@ -1,0 +1,41 @@
+public import SSERelayCore
+
+extension ProxyServer {
+    /// Applies what a reload can change to requests that start from now on: stream routes and
+    /// their options, limits, `log.headers`, the upstream's response timeout, and the shutdown
+    /// grace period. Returns the changed keys that only a restart applies (listeners, the
+    /// upstream's address and pool, the admin token, the log format); those keep their
+    /// running values.
+    public func reconfigure(_ new: RelayConfiguration) -> [String] {
+        let running = self.configuration
+        var needsRestart: [String] = []
+        if new.listen != running.listen { needsRestart.append("listen") }
+        if new.admin != running.admin { needsRestart.append("admin") }
+        if new.upstream.url != running.upstream.url { needsRestart.append("upstream.url") }
+        if new.upstream.maxConnections != running.upstream.maxConnections {
+            needsRestart.append("upstream.maxConnections")
+        }
+        if new.upstream.connectTimeoutSeconds != running.upstream.connectTimeoutSeconds {
+            needsRestart.append("upstream.connectTimeoutSeconds")
+        }
+        if new.upstream.idleTimeoutSeconds != running.upstream.idleTimeoutSeconds {
+            needsRestart.append("upstream.idleTimeoutSeconds")
+        }
+        if new.log.format != running.log.format { needsRestart.append("log.format") }
+
+        var applied = running
+        applied.streams = new.streams
+        applied.limits = new.limits
+        applied.upstream.responseTimeoutSeconds = new.upstream.responseTimeoutSeconds
+        applied.shutdownGraceSeconds = new.shutdownGraceSeconds
+        applied.log.level = new.log.level
+        applied.log.headers = new.log.headers
+        self.currentConfiguration.withLockedValue { $0 = applied }
+        self.settings.current = ProxySettings(applied)
+        self.connections.limit = applied.limits.maxConnections
+        self.streams.replayMemoryLimit = applied.limits.replayMemoryBytes
+        self.streams.maxGenerations = applied.limits.maxGenerations
+        self.streams.maxClientsPerGeneration = applied.limits.maxClientsPerGeneration
+        return needsRestart
+    }
+}
