@@ -33,8 +33,8 @@ public final class ProxyServer: Sendable {
     let connections: ConnectionRegistry
     /// Every generation of every stream route.
     let streams: StreamRegistry
-    private let settings: ProxySettingsStore
-    private let currentConfiguration: NIOLockedValueBox<RelayConfiguration>
+    let settings: ProxySettingsStore
+    let currentConfiguration: NIOLockedValueBox<RelayConfiguration>
     private let logger: Logger
     private let draining = Atomic(false)
 
