@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 public import SSERelayCore
 
 extension ProxyServer {
