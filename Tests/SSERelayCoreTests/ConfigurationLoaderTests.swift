@@ -482,7 +482,8 @@ struct ConfigurationLoaderTests {
             (#"{"streams": [{}, {"path": "/b", "vary": []}]}"#, "streams[1].vary"),
             (#"{"limits": {"maxConn": 1}}"#, "limits.maxConn"),
             (#"{"log": {"colour": true}}"#, "log.colour"),
-            (#"{"": 1}"#, ""),
+            (#"{"": 1}"#, #"[""]"#),
+            (#"{"upstream": {"": 1}}"#, #"upstream[""]"#),
         ]
     )
     func unknownKey(json: String, location: String) throws {

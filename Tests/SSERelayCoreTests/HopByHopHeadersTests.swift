@@ -109,3 +109,17 @@ struct HopByHopHeadersTests {
         #expect(HopByHopHeaders.requestedUpgrade(in: HTTPHeaders(headers)) == expected)
     }
 }
+
+extension HopByHopHeadersTests {
+    @Test("Connection cannot nominate Content-Length or Host: the framing and the address stay")
+    func nominationProof() {
+        var headers = HTTPHeaders([
+            ("Host", "a"), ("Connection", "content-length, Host, x-hop"), ("Content-Length", "23"), ("X-Hop", "1"),
+        ])
+        HopByHopHeaders.remove(from: &headers)
+        #expect(headers.first(name: "content-length") == "23")
+        #expect(headers.first(name: "host") == "a")
+        #expect(!headers.contains(name: "x-hop"))
+        #expect(!headers.contains(name: "connection"))
+    }
+}

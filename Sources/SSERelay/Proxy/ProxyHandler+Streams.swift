@@ -39,7 +39,7 @@ extension ProxyHandler {
                     let upstream = GenerationUpstream(
                         generation: generation,
                         pool: self.pool,
-                        requestHead: GenerationUpstream.requestHead(
+                        requestHead: ProxyHeaderPolicy.upstreamStreamRequestHead(
                             for: request, clientAddress: self.clientAddress,
                             forwardedLastEventID: forwardedLastEventID,
                             upstreamHost: self.settings.upstream.url.hostHeader),

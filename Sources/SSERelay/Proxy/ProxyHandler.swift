@@ -214,6 +214,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard let context = self.context else { return }
         self.waitTimer?.cancel()
         self.settings = self.settingsStore.current
+        if let (status, reason) = ProxyHeaderPolicy.rejection(of: head) {
+            self.logger.notice(
+                "rejected request",
+                metadata: ["client": "\(self.clientAddress ?? "-")", "status": "\(status.code)", "error": "\(reason)"])
+            return self.respondAndClose(ErrorResponse(status: status, message: reason), version: head.version)
+        }
         let upgrade = HopByHopHeaders.requestedUpgrade(in: head.headers)
         let exchange = ProxyExchange(
             request: head,

@@ -37,25 +37,6 @@ final class GenerationUpstream: UpstreamResponseReceiver {
         self.parser = EventStreamParser(maximumEventBytes: EventStreamParser.defaultMaximumEventBytes)
     }
 
-    /// The head sent upstream for a stream request: the client's, rewritten like any proxied
-    /// request, asking for an unencoded body so the frames can be parsed, with the client's
-    /// `Last-Event-ID` only when the relay forwards it (SPEC §3, last row).
-    static func requestHead(
-        for request: HTTPRequestHead,
-        clientAddress: String?,
-        forwardedLastEventID: String?,
-        upstreamHost: String
-    ) -> HTTPRequestHead {
-        var head = ProxyHeaderPolicy.upstreamRequestHead(
-            for: request, clientAddress: clientAddress, upgrade: nil, upstreamHost: upstreamHost)
-        head.headers.replaceOrAdd(name: "Accept-Encoding", value: "identity")
-        head.headers.remove(name: "Last-Event-ID")
-        if let forwardedLastEventID {
-            head.headers.add(name: "Last-Event-ID", value: forwardedLastEventID)
-        }
-        return head
-    }
-
     /// Sends the request; call on the generation's loop.
     func start() {
         self.generation.metrics.upstreamStreamStarted()

@@ -31,13 +31,31 @@ public struct ConfigurationKeyPath: Sendable, Hashable, CustomStringConvertible 
         var text = ""
         for component in self.components {
             switch component {
-            case .key(let key):
+            case .key(let key) where Self.isPlain(key):
                 if !text.isEmpty { text += "." }
                 text += key
+            case .key(let key):
+                // An empty key or one with dots, spaces or quotes, written so it cannot be
+                // mistaken for a path: `upstream[""]`, `limits["max connections"]`.
+                var escaped = ""
+                for character in key {
+                    if character == "\\" || character == "\"" { escaped.append("\\") }
+                    escaped.append(character)
+                }
+                text += "[\"\(escaped)\"]"
             case .index(let index):
                 text += "[\(index)]"
             }
         }
         return text
+    }
+
+    /// Whether `key` reads unambiguously after a dot: letters, digits, `_` and `-` only.
+    private static func isPlain(_ key: String) -> Bool {
+        !key.isEmpty
+            && key.unicodeScalars.allSatisfy {
+                ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_"
+                    || $0 == "-"
+            }
     }
 }

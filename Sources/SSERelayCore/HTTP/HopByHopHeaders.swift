@@ -7,9 +7,16 @@ public enum HopByHopHeaders {
     /// The fixed set, lowercased; headers starting with `proxy-` are hop-by-hop too.
     static let names: Set<String> = ["connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade"]
 
+    /// Headers that `Connection` may not nominate: they frame and address the message, and a
+    /// client that names them (`Connection: content-length`) would otherwise have the relay
+    /// strip the body's framing and send the body on as a second request (smuggling), or drop
+    /// the `Host`.
+    static let nominationProof: Set<String> = ["content-length", "host"]
+
     /// Removes every hop-by-hop header from `headers`.
     public static func remove(from headers: inout HTTPHeaders) {
-        let named = Set(headers[canonicalForm: "connection"].map { $0.lowercased() })
+        let named = Set(headers[canonicalForm: "connection"].map { $0.lowercased() }).subtracting(
+            self.nominationProof)
         headers = HTTPHeaders(
             headers.filter { name, _ in
                 let lowercased = name.lowercased()

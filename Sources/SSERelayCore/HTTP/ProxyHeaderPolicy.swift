@@ -51,11 +51,55 @@ public enum ProxyHeaderPolicy {
         if let upgrade {
             headers.add(name: "Connection", value: "upgrade")
             headers.add(name: "Upgrade", value: upgrade)
-        } else if isChunked {
-            // The body arrives de-chunked from the decoder; it is chunked again on the way out.
+        }
+        if isChunked {
+            // The body arrives de-chunked from the decoder; it is chunked again on the way out
+            // (a request that asks for an upgrade may have a body too, sent before the switch).
             headers.add(name: "Transfer-Encoding", value: "chunked")
         }
         return HTTPRequestHead(version: .http1_1, method: request.method, uri: request.uri, headers: headers)
+    }
+
+    /// The head sent upstream for a stream request: the client's, rewritten like any proxied
+    /// request, without a body (the relay sends none: a client's body on a stream GET is read
+    /// and dropped, so its framing headers must go too, or the backend would wait for it or
+    /// take the next request's first bytes as it), asking for an unencoded body so the frames
+    /// can be parsed, with the client's `Last-Event-ID` only when the relay forwards it
+    /// (SPEC §3, last row).
+    public static func upstreamStreamRequestHead(
+        for request: HTTPRequestHead,
+        clientAddress: String?,
+        forwardedLastEventID: String?,
+        upstreamHost: String
+    ) -> HTTPRequestHead {
+        var head = self.upstreamRequestHead(
+            for: request, clientAddress: clientAddress, upgrade: nil, upstreamHost: upstreamHost)
+        head.headers.remove(name: "content-length")
+        head.headers.remove(name: "transfer-encoding")
+        head.headers.replaceOrAdd(name: "Accept-Encoding", value: "identity")
+        head.headers.remove(name: "Last-Event-ID")
+        if let forwardedLastEventID {
+            head.headers.add(name: "Last-Event-ID", value: forwardedLastEventID)
+        }
+        return head
+    }
+
+    /// Why a request must be refused before it is routed, if it must (RFC 9112 §3.2, §9.3.6):
+    /// an HTTP/1.1 request with no `Host` or more than one is `400`, since the relay and the
+    /// backend could each pick a different one; `CONNECT` is `405`, since the relay is a
+    /// reverse proxy, not a tunnel to anywhere a client names.
+    public static func rejection(of request: HTTPRequestHead) -> (status: HTTPResponseStatus, reason: String)? {
+        if request.method == .CONNECT {
+            return (.methodNotAllowed, "CONNECT is not served by this reverse proxy")
+        }
+        let hosts = request.headers["host"].count
+        if hosts > 1 {
+            return (.badRequest, "more than one Host header")
+        }
+        if hosts == 0, request.version.major == 1, request.version.minor >= 1 {
+            return (.badRequest, "an HTTP/1.1 request needs a Host header")
+        }
+        return nil
     }
 
     /// Whether a request head announces a body (`Content-Length` above zero or
