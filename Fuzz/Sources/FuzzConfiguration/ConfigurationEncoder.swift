@@ -1,0 +1,68 @@
+import Foundation
+import SSERelayCore
+
+/// Writes a ``RelayConfiguration`` as the JSON file that would produce it, naming every key.
+///
+/// The relay has no writer of its own (it only reads files), so this one lives with the fuzz
+/// target; it follows README's configuration table key by key.
+enum ConfigurationEncoder {
+    static func encode(_ configuration: RelayConfiguration) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return try encoder.encode(self.document(configuration))
+    }
+
+    static func document(_ configuration: RelayConfiguration) -> JSONText {
+        let upstream = configuration.upstream
+        let limits = configuration.limits
+        return .object([
+            "listen": .string(configuration.listen.description),
+            "upstream": .object([
+                "url": .string(upstream.url.description),
+                "connectTimeoutSeconds": .number(upstream.connectTimeoutSeconds),
+                "responseTimeoutSeconds": .number(upstream.responseTimeoutSeconds),
+                "maxConnections": .integer(upstream.maxConnections),
+                "idleTimeoutSeconds": .number(upstream.idleTimeoutSeconds),
+            ]),
+            "admin": .object([
+                "listen": configuration.admin.listen.map { .string($0.description) } ?? .null,
+                "token": configuration.admin.token.map { .string($0) } ?? .null,
+            ]),
+            "streams": .array(configuration.streams.map(self.route)),
+            "limits": .object([
+                "maxConnections": .integer(limits.maxConnections),
+                "maxHeaderBytes": .integer(limits.maxHeaderBytes),
+                "clientQueueBytes": .integer(limits.clientQueueBytes),
+                "replayMemoryBytes": .integer(limits.replayMemoryBytes),
+                "headerReadTimeoutSeconds": .number(limits.headerReadTimeoutSeconds),
+                "idleTimeoutSeconds": .number(limits.idleTimeoutSeconds),
+            ]),
+            "shutdownGraceSeconds": .number(configuration.shutdownGraceSeconds),
+            "log": .object([
+                "level": .string(configuration.log.level.rawValue),
+                "format": .string(configuration.log.format.rawValue),
+                "headers": .bool(configuration.log.headers),
+            ]),
+        ])
+    }
+
+    private static func route(_ route: StreamRouteConfiguration) -> JSONText {
+        .object([
+            "path": .string(route.path.description),
+            "varyHeaders": .array(route.varyHeaders.map { .string($0) }),
+            "keyIncludesQuery": .bool(route.keyIncludesQuery),
+            "retryMs": route.retryMs.map { .integer($0) } ?? .null,
+            "ids": .string(route.ids.rawValue),
+            "joinFrom": .string(route.joinFrom.rawValue),
+            "heartbeatSeconds": route.heartbeatSeconds.map { .number($0) } ?? .null,
+            "upstreamLingerSeconds": route.upstreamLingerSeconds.map { .number($0) } ?? .null,
+            "retainSeconds": .number(route.retainSeconds),
+            "upstreamFailure": .string(route.upstreamFailure.rawValue),
+            "responseHeader": route.responseHeader.map { .string($0) } ?? .null,
+            "replay": .object([
+                "maxEvents": .integer(route.replay.maxEvents),
+                "maxBytes": .integer(route.replay.maxBytes),
+            ]),
+        ])
+    }
+}

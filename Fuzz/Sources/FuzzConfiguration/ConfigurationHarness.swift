@@ -1,0 +1,73 @@
+import Foundation
+import FuzzSupport
+import SSERelayCore
+
+/// Loads one input as a configuration file.
+///
+/// Invariants:
+/// - `error-problems`: a rejected file comes with at least one problem.
+/// - `error-location`, `error-message`: every problem has a non-empty location (key path,
+///   `(top level)` or `(file)`) and a non-empty message.
+/// - `valid`: an accepted configuration is within every documented bound (ports, ranges, header
+///   names, unique stream paths, `admin.listen` apart from `listen`).
+/// - `reload`: an accepted configuration, written out again as JSON by
+///   ``ConfigurationEncoder``, loads to an equal configuration.
+/// - `overrides`: applying the configuration's own values as command-line flags changes
+///   nothing and is accepted.
+enum ConfigurationHarness {
+    static func run(_ bytes: [UInt8]) {
+        let configuration: RelayConfiguration
+        do {
+            configuration = try ConfigurationLoader.load(json: Data(bytes), source: "fuzz.json")
+        } catch {
+            self.checkShape(of: error)
+            return
+        }
+        ConfigurationValidity.check(configuration)
+        self.checkReload(configuration)
+        self.checkOverrides(configuration)
+    }
+
+    private static func checkShape(of error: ConfigurationError) {
+        Oracle.check(!error.problems.isEmpty, "error-problems", "an error without problems")
+        for problem in error.problems {
+            Oracle.check(!problem.location.isEmpty, "error-location", "a problem without a location: \(problem)")
+            Oracle.check(!problem.message.isEmpty, "error-message", "a problem without a message: \(problem)")
+        }
+    }
+
+    private static func checkReload(_ configuration: RelayConfiguration) {
+        let encoded: Data
+        do {
+            encoded = try ConfigurationEncoder.encode(configuration)
+        } catch {
+            fatalError("harness: cannot encode \(configuration): \(error)")
+        }
+        let text = String(decoding: encoded, as: UTF8.self)
+        do {
+            let reloaded = try ConfigurationLoader.load(json: encoded, source: "re-encoded.json")
+            Oracle.check(
+                reloaded == configuration, "reload",
+                "\(configuration)\nwritten as \(text)\nreloads as \(reloaded)")
+        } catch {
+            Oracle.check(false, "reload", "\(configuration)\nwritten as \(text)\nis rejected: \(error)")
+        }
+    }
+
+    private static func checkOverrides(_ configuration: RelayConfiguration) {
+        let overrides = ConfigurationOverrides(
+            listen: configuration.listen.description,
+            upstream: configuration.upstream.url.description,
+            admin: configuration.admin.listen?.description,
+            logLevel: configuration.log.level.rawValue
+        )
+        do {
+            let applied = try overrides.applied(to: configuration)
+            Oracle.check(
+                applied == configuration, "overrides",
+                "flags \(overrides) turn \(configuration) into \(applied)")
+        } catch {
+            Oracle.check(false, "overrides", "flags \(overrides) are rejected: \(error)")
+        }
+    }
+}

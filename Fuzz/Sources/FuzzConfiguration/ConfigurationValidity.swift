@@ -1,0 +1,81 @@
+import FuzzSupport
+import SSERelayCore
+
+/// The bounds README's configuration table promises for every accepted file (invariant
+/// `valid`), checked independently of the loader's own code.
+enum ConfigurationValidity {
+    static func check(_ configuration: RelayConfiguration) {
+        self.check(configuration.listen, "listen")
+        if let admin = configuration.admin.listen {
+            self.check(admin, "admin.listen")
+            Oracle.check(
+                admin != configuration.listen || admin.port == 0, "valid", "admin.listen equals listen: \(admin)")
+        }
+        if let token = configuration.admin.token {
+            Oracle.check(!token.isEmpty, "valid", "empty admin.token")
+        }
+        let upstream = configuration.upstream
+        self.check(HostAndPort(host: upstream.url.host, port: upstream.url.port), "upstream.url")
+        self.check(upstream.connectTimeoutSeconds, in: 0.001...3600, "upstream.connectTimeoutSeconds")
+        self.check(upstream.responseTimeoutSeconds, in: 0.001...86400, "upstream.responseTimeoutSeconds")
+        self.check(upstream.maxConnections, in: 1...1_000_000, "upstream.maxConnections")
+        self.check(upstream.idleTimeoutSeconds, in: 0.001...86400, "upstream.idleTimeoutSeconds")
+
+        var paths: Set<String> = []
+        for route in configuration.streams {
+            Oracle.check(
+                paths.insert(route.path.description).inserted, "valid", "duplicate stream path \(route.path)")
+            Oracle.check(route.path.description.hasPrefix("/"), "valid", "stream path \(route.path)")
+            for name in route.varyHeaders {
+                Oracle.check(
+                    self.isToken(name) && name == name.lowercased(), "valid", "vary header name \(name)")
+            }
+            if let header = route.responseHeader {
+                Oracle.check(self.isToken(header), "valid", "response header name \(header)")
+            }
+            if let retryMs = route.retryMs {
+                self.check(retryMs, in: 0...86_400_000, "streams[].retryMs")
+            }
+            if let heartbeat = route.heartbeatSeconds {
+                self.check(heartbeat, in: 0.01...86400, "streams[].heartbeatSeconds")
+            }
+            if let linger = route.upstreamLingerSeconds {
+                self.check(linger, in: 0...86400, "streams[].upstreamLingerSeconds")
+            }
+            self.check(route.retainSeconds, in: 0...604_800, "streams[].retainSeconds")
+            self.check(route.replay.maxEvents, in: 1...10_000_000, "streams[].replay.maxEvents")
+            self.check(route.replay.maxBytes, in: 1024...(1 << 34), "streams[].replay.maxBytes")
+        }
+
+        let limits = configuration.limits
+        self.check(limits.maxConnections, in: 1...10_000_000, "limits.maxConnections")
+        self.check(limits.maxHeaderBytes, in: 1024...1_048_576, "limits.maxHeaderBytes")
+        self.check(limits.clientQueueBytes, in: 4096...(1 << 30), "limits.clientQueueBytes")
+        self.check(limits.replayMemoryBytes, in: 0...(1 << 40), "limits.replayMemoryBytes")
+        self.check(limits.headerReadTimeoutSeconds, in: 0.001...3600, "limits.headerReadTimeoutSeconds")
+        self.check(limits.idleTimeoutSeconds, in: 0.001...86400, "limits.idleTimeoutSeconds")
+        self.check(configuration.shutdownGraceSeconds, in: 0...86400, "shutdownGraceSeconds")
+    }
+
+    private static func check(_ address: HostAndPort, _ key: StaticString) {
+        Oracle.check(
+            !address.host.isEmpty && !address.host.contains(" ") && !address.host.contains("/")
+                && (0...65535).contains(address.port),
+            "valid", "\(key): \(address.host) port \(address.port)")
+    }
+
+    private static func check<Value: Comparable>(_ value: Value, in range: ClosedRange<Value>, _ key: StaticString) {
+        Oracle.check(range.contains(value), "valid", "\(key) = \(value) outside \(range)")
+    }
+
+    /// RFC 9110's `token`, written out again rather than taken from the relay.
+    private static func isToken(_ text: String) -> Bool {
+        let punctuation = Set("!#$%&'*+-.^_`|~".utf8)
+        return !text.isEmpty
+            && text.utf8.allSatisfy { byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                    || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || punctuation.contains(byte)
+            }
+    }
+}
