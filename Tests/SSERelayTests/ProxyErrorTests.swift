@@ -125,12 +125,14 @@ struct ProxyErrorTests {
 extension ProxyErrorTests {
     @Test("an upload slower than the response timeout is not cut: the clock starts once it is sent")
     func slowUploadIsNotAResponseTimeout() async throws {
-        try await withRelay({ $0.upstream.responseTimeoutSeconds = 0.2 }) { relay in
+        // 1 s: long enough for the backend's answer once the upload is in, even on a loaded
+        // machine; the pause in the upload is longer.
+        try await withRelay({ $0.upstream.responseTimeoutSeconds = 1 }) { relay in
             try await RawTestConnection.withConnection(to: relay.address) { connection in
                 try await connection.write("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nfirst")
                 // The relay has forwarded the first half when the backend has received it; the
                 // response timeout would have fired long before the second half is sent.
-                try await ContinuousClock().sleep(for: .milliseconds(400))
+                try await ContinuousClock().sleep(for: .milliseconds(1_500))
                 try await connection.write("-half")
                 let head = try await connection.read(until: "\r\n\r\n")
                 #expect(head.hasPrefix("HTTP/1.1 200 OK"))

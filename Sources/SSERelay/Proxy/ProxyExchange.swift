@@ -57,7 +57,10 @@ final class ProxyExchange {
         self.upgrade = upgrade
         self.startTime = startTime
         self.lastRequestProgress = startTime
-        self.keepAlive = request.isKeepAlive && upgrade == nil
+        // An HTTP/1.0 message with Transfer-Encoding has faulty framing: the connection closes
+        // after it (RFC 9112 §6.1).
+        let faultyFraming = request.version == .http1_0 && request.headers.contains(name: "transfer-encoding")
+        self.keepAlive = request.isKeepAlive && upgrade == nil && !faultyFraming
     }
 
     var responseStarted: Bool { self.responseStatus != nil }

@@ -84,13 +84,31 @@ public enum ProxyHeaderPolicy {
         return head
     }
 
-    /// Why a request must be refused before it is routed, if it must (RFC 9112 §3.2, §9.3.6):
-    /// an HTTP/1.1 request with no `Host` or more than one is `400`, since the relay and the
-    /// backend could each pick a different one; `CONNECT` is `405`, since the relay is a
-    /// reverse proxy, not a tunnel to anywhere a client names.
+    /// Why a request must be refused before it is routed, if it must. Each rule closes a way
+    /// for the relay and the backend to read one request differently:
+    /// - `CONNECT` is `405`: the relay is a reverse proxy, not a tunnel to anywhere a client
+    ///   names (RFC 9110 §9.3.6).
+    /// - A target that is not origin-form (`/path`, or `*` for `OPTIONS`) is `400`: the
+    ///   authority of an absolute-form target overrides `Host` for the backend (RFC 9112
+    ///   §3.2.2) while the relay routes by path.
+    /// - An HTTP/1.1 request with no `Host` or more than one is `400` (RFC 9112 §3.2).
+    /// - A transfer coding other than `chunked` is `501` (RFC 9112 §6.1): the relay forwards
+    ///   bodies de-chunked and chunked again, which would drop the other coding.
+    /// - A header with bytes that are not UTF-8 is `400`: NIO's headers are strings, so such
+    ///   bytes could not be forwarded as they came.
     public static func rejection(of request: HTTPRequestHead) -> (status: HTTPResponseStatus, reason: String)? {
         if request.method == .CONNECT {
             return (.methodNotAllowed, "CONNECT is not served by this reverse proxy")
+        }
+        if !request.uri.hasPrefix("/"), !(request.method == .OPTIONS && request.uri == "*") {
+            return (.badRequest, "only origin-form request targets (/path) are served")
+        }
+        let codings = request.headers[canonicalForm: "transfer-encoding"].map { $0.lowercased() }
+        if !codings.isEmpty, codings != ["chunked"] {
+            return (.notImplemented, "transfer codings other than chunked are not supported")
+        }
+        if request.headers.contains(where: { $0.name.contains("\u{FFFD}") || $0.value.contains("\u{FFFD}") }) {
+            return (.badRequest, "a header holds bytes that are not UTF-8")
         }
         let hosts = request.headers["host"].count
         if hosts > 1 {
