@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 clients=${1:-1000}
 ulimit -n 20000
 
-swift build -c release --product sse-relay >/dev/null
+swift build -c release --scratch-path .build-bench --product sse-relay >/dev/null
+relay_bin=$(swift build -c release --scratch-path .build-bench --show-bin-path)/sse-relay
 work=$(mktemp -d)
 cleanup() { kill "${relay_pid:-}" "${backend_pid:-}" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
@@ -26,7 +27,7 @@ FIXTURE_STANDALONE=1 node Tests/SSERelayTests/Fixtures/backend.js "$backend_port
 backend_pid=$!
 for _ in $(seq 50); do grep -q port "$work/backend.out" 2>/dev/null && break; sleep 0.1; done
 relay_port=$(free_port)
-.build/release/sse-relay --listen "127.0.0.1:$relay_port" --upstream "http://127.0.0.1:$backend_port" \
+"$relay_bin" --listen "127.0.0.1:$relay_port" --upstream "http://127.0.0.1:$backend_port" \
   --admin 127.0.0.1:0 --log-level warning 2>"$work/relay.log" &
 relay_pid=$!
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$relay_port/hello" && break; sleep 0.1; done

@@ -8,8 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-swift build -c release --product sse-relay >/dev/null
-relay_bin=.build/release/sse-relay
+swift build -c release --scratch-path .build-bench --product sse-relay >/dev/null
+relay_bin=$(swift build -c release --scratch-path .build-bench --show-bin-path)/sse-relay
 work=$(mktemp -d)
 cleanup() { kill "${relay_pid:-}" "${backend_pid:-}" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
