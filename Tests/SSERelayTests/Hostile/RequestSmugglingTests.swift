@@ -105,7 +105,7 @@ struct HostileRequestSmugglingTests {
     func refusedHead(request: HostileRequest) async throws {
         try await withRelay(dedicatedBackend: true) { relay in
             var counter = try await BackendRequestCounter(relay: relay)
-            let answer = try await HostileConnection.withConnection(to: relay.address) { connection in
+            let answer = try await RawTestConnection.withConnection(to: relay.address) { connection in
                 try await connection.write(request.bytes)
                 return try await connection.readToEnd()
             }
@@ -154,7 +154,7 @@ struct HostileRequestSmugglingTests {
                 $0.upstream.url = UpstreamURL(host: "127.0.0.1", port: upstream.port)
             }
             let answer = await Result {
-                try await HostileConnection.withConnection(to: relay.address) { connection in
+                try await RawTestConnection.withConnection(to: relay.address) { connection in
                     try await connection.write("POST /upload HTTP/1.1\r\nHost: a\r\n" + request.bytes)
                     return try await connection.readToEnd()
                 }
@@ -203,7 +203,7 @@ struct HostileRequestSmugglingTests {
     func forwardedAsParsed(request: HostileRequest) async throws {
         try await withRelay(dedicatedBackend: true) { relay in
             var counter = try await BackendRequestCounter(relay: relay)
-            let answer = try await HostileConnection.withConnection(to: relay.address) { connection in
+            let answer = try await RawTestConnection.withConnection(to: relay.address) { connection in
                 try await connection.write(request.bytes)
                 return try await connection.readResponse()
             }
@@ -225,7 +225,7 @@ struct HostileRequestSmugglingTests {
         try await withRelay(dedicatedBackend: true) { relay in
             var counter = try await BackendRequestCounter(relay: relay)
             let smuggled = "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n"
-            let answer = try await HostileConnection.withConnection(to: relay.address) { connection in
+            let answer = try await RawTestConnection.withConnection(to: relay.address) { connection in
                 try await connection.write(
                     "GET /api/conversation/h-\(UUID().uuidString.prefix(8))/stream?events=1 HTTP/1.1\r\nHost: a\r\n"
                         + "Content-Length: \(smuggled.utf8.count)\r\nConnection: close\r\n\r\n\(smuggled)")
@@ -244,7 +244,7 @@ extension HostileRequestSmugglingTests {
     @Test("Transfer-Encoding: gzip, chunked is refused with 501, not forwarded without its gzip coding")
     func gzipChunkedKeepsItsCoding() async throws {
         try await withRelay(dedicatedBackend: true) { relay in
-            let answer = try await HostileConnection.withConnection(to: relay.address) { connection in
+            let answer = try await RawTestConnection.withConnection(to: relay.address) { connection in
                 try await connection.write(Self.post + "Transfer-Encoding: gzip, chunked\r\n\r\n" + Self.chunkedHello)
                 return try await connection.readResponse()
             }
@@ -255,7 +255,7 @@ extension HostileRequestSmugglingTests {
     @Test("an absolute-form target is refused with 400: its authority would override Host upstream")
     func absoluteFormTarget() async throws {
         try await withRelay(dedicatedBackend: true) { relay in
-            let answer = try await HostileConnection.withConnection(to: relay.address) { connection in
+            let answer = try await RawTestConnection.withConnection(to: relay.address) { connection in
                 try await connection.write("GET http://evil/echo HTTP/1.1\r\nHost: a\r\n\r\n")
                 return try await connection.readResponse()
             }
@@ -267,7 +267,7 @@ extension HostileRequestSmugglingTests {
     func absoluteFormStreamTarget() async throws {
         try await withRelay { relay in
             let conversation = "h-\(UUID().uuidString.prefix(8))"
-            let answer = try await HostileConnection.withConnection(to: relay.address) { connection in
+            let answer = try await RawTestConnection.withConnection(to: relay.address) { connection in
                 try await connection.write(
                     "GET http://a/api/conversation/\(conversation)/stream?events=1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
                 )
@@ -281,7 +281,7 @@ extension HostileRequestSmugglingTests {
     func http10TransferEncodingCloses() async throws {
         try await withRelay(dedicatedBackend: true) { relay in
             var counter = try await BackendRequestCounter(relay: relay)
-            let answer = try await HostileConnection.withConnection(to: relay.address) { connection in
+            let answer = try await RawTestConnection.withConnection(to: relay.address) { connection in
                 try await connection.write(
                     "POST /echo HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n"
                         + Self.chunkedHello + "GET /hello HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n")
@@ -301,7 +301,7 @@ extension HostileRequestSmugglingTests {
     @Test("a header value with bytes that are not UTF-8 is refused, not forwarded altered")
     func obsTextIsKept() async throws {
         try await withRelay(dedicatedBackend: true) { relay in
-            let answer = try await HostileConnection.withConnection(to: relay.address) { connection in
+            let answer = try await RawTestConnection.withConnection(to: relay.address) { connection in
                 try await connection.write(
                     bytes: Array("GET /echo HTTP/1.1\r\nHost: a\r\nX-A: o".utf8) + [0xFF] + Array("ne\r\n\r\n".utf8))
                 return try await connection.readResponse()
@@ -311,7 +311,7 @@ extension HostileRequestSmugglingTests {
     }
 }
 
-extension HostileConnection {
+extension RawTestConnection {
     /// The next `Content-Length` response, or "" when the server closed the connection first.
     func readResponseOrEnd() async throws -> String {
         do {

@@ -17,7 +17,7 @@ struct HostileClientTests {
     func slowloris() async throws {
         try await withRelay({ $0.limits.headerReadTimeoutSeconds = 1 }) { relay in
             let head = "GET /hello HTTP/1.1\r\nHost: a\r\nX-Slow: \(String(repeating: "z", count: 40))\r\n\r\n"
-            let channel = try await HostileConnection.connect(to: relay.address)
+            let channel = try await RawTestConnection.connect(to: relay.address)
             let start = ContinuousClock.now
             let (answer, elapsed, sent) = try await channel.executeThenClose { inbound, outbound in
                 try await withThrowingTaskGroup(of: (String, Duration)?.self) { group in
@@ -64,7 +64,7 @@ struct HostileClientTests {
             let before = try #require(try metrics.value("process_resident_memory_bytes"))
             let count = 500
             let flood = (0..<count).map { "GET /echo?n=\($0) HTTP/1.1\r\nHost: a\r\n\r\n" }.joined()
-            try await HostileConnection.withConnection(to: relay.address) { connection in
+            try await RawTestConnection.withConnection(to: relay.address) { connection in
                 try await connection.write(flood)
                 for index in 0..<count {
                     let response = try await connection.readResponse()
@@ -91,7 +91,7 @@ struct HostileClientTests {
             let path = "/api/conversation/\(self.conversation())/stream?events=40&interval=5&size=65536"
             try await SSETestStream.open(relay.address, path) { reader in
                 _ = try await reader.nextEvent()
-                try await HostileConnection.withConnection(to: relay.address) { vanishing in
+                try await RawTestConnection.withConnection(to: relay.address) { vanishing in
                     try await vanishing.write("GET \(path) HTTP/1.1\r\nHost: a\r\nAccept: text/event-stream\r\n\r\n")
                     // Well into the first 64 KiB event, then gone.
                     try await vanishing.read(atLeast: 100_000)
@@ -109,7 +109,7 @@ struct HostileClientTests {
     @Test("a client that resets mid-header: the relay serves on, nothing leaks")
     func resetMidHeader() async throws {
         try await withRelay { relay in
-            try await HostileConnection.withConnection(to: relay.address) { vanishing in
+            try await RawTestConnection.withConnection(to: relay.address) { vanishing in
                 try await vanishing.write("GET /hello HTTP/1.1\r\nHost: a\r\nX-Partial: abc")
                 // The relay has the connection (and the partial head) before it goes.
                 try await RelayMetricsProbe(relay: relay).wait("sse_relay_client_connections", toBe: 1)
@@ -124,7 +124,7 @@ struct HostileClientTests {
     func resetMidUpload() async throws {
         try await withRelay(dedicatedBackend: true) { relay in
             var counter = try await BackendRequestCounter(relay: relay)
-            try await HostileConnection.withConnection(to: relay.address) { vanishing in
+            try await RawTestConnection.withConnection(to: relay.address) { vanishing in
                 try await vanishing.write("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\n")
                 try await vanishing.write(String(repeating: "u", count: 300_000))
                 // The upload is under way at the backend before the client goes.
@@ -144,7 +144,7 @@ struct HostileClientTests {
             // About 6 MB over 3 s: far beyond what the stalled client's socket and channel buffer
             // hold and its 1 MiB allowance, while a busy reader may lag half a second unharmed.
             let path = "/api/conversation/\(self.conversation())/stream?events=1500&interval=2&size=4096"
-            try await HostileConnection.withConnection(to: relay.address, receiveBufferSize: 4096) { stalled in
+            try await RawTestConnection.withConnection(to: relay.address, receiveBufferSize: 4096) { stalled in
                 try await stalled.write("GET \(path) HTTP/1.1\r\nHost: a\r\nAccept: text/event-stream\r\n\r\n")
                 _ = try await stalled.read(until: "\r\n\r\n")
                 let received = try await SSETestStream.open(relay.address, path) { reader in

@@ -117,7 +117,7 @@ struct HostileUpstreamFaultTests {
             },
             { $0.upstream.responseTimeoutSeconds = 1 }
         ) { relay, upstream in
-            try await HostileConnection.withConnection(to: relay.address) { client in
+            try await RawTestConnection.withConnection(to: relay.address) { client in
                 try await client.write("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
                 let head = try await client.read(until: "partial")
                 #expect(head.hasPrefix("HTTP/1.1 200 OK\r\n"))
