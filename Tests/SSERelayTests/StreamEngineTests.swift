@@ -345,7 +345,8 @@ extension StreamEngineTests {
 
     @Test("over limits.replayMemoryBytes, ended generations are dropped first")
     func replayMemoryBound() async throws {
-        try await withRelay({ $0.limits.replayMemoryBytes = 400 }) { relay in
+        // Room for one conversation's 5 events (about 350 bytes each with their overhead), not two.
+        try await withRelay({ $0.limits.replayMemoryBytes = 3_000 }) { relay in
             let first = self.newConversation()
             let second = self.newConversation()
             // The last event's id: a client that dropped just before the end marker.
@@ -358,7 +359,7 @@ extension StreamEngineTests {
             _ = try await SSETestStream.open(relay.address, "/api/conversation/\(second)/stream?events=5") {
                 try await $0.readToEnd()
             }
-            #expect(relay.server.streams.totalReplayBytes <= 400)
+            #expect(relay.server.streams.totalReplayBytes <= 3_000)
             let again = try await SSETestStream.open(
                 relay.address, "/api/conversation/\(first)/stream?events=5",
                 headers: [("Last-Event-ID", try #require(lastID))]

@@ -124,7 +124,10 @@ public final class RelayMetrics: Sendable {
         self.activeGenerations = gauge("active_generations", "", "Generations whose upstream stream is open.")
         self.retainedGenerations = gauge(
             "retained_generations", "", "Generations held for resumption, open or ended.")
-        self.replayBufferBytes = gauge("replay_buffer", "bytes", "Bytes held by all replay buffers.")
+        self.replayBufferBytes = gauge(
+            "replay_buffer", "bytes",
+            "Memory held by all replay buffers (events, ids and their overhead, estimated), bounded by limits.replayMemoryBytes."
+        )
         self.clientConnections = gauge("client_connections", "", "Open client connections on the proxy listener.")
         self.deliveryLatency = registry.makeDurationHistogram(
             descriptor: MetricNameDescriptor(

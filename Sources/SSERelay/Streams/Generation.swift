@@ -174,18 +174,19 @@ final class Generation: Sendable {
     /// An event arrived, read from the upstream at `receivedAt`: encode it once, append it to
     /// the log, wake the subscribers.
     func received(_ event: ServerSentEvent, at receivedAt: NIODeadline) {
-        let (groups, evicted, added, injectedID) = self.state.withLockedValue {
-            state -> ([SubscriberGroup], Int, Int, Bool) in
+        let (groups, footprintChange, injectedID) = self.state.withLockedValue {
+            state -> ([SubscriberGroup], Int, Bool) in
             let sequence = state.log.nextSequence
             let upstreamID = self.route.ids == .auto ? event.upstreamID : nil
             let id = upstreamID ?? RelayEventID(generation: self.token, sequence: sequence).description
             let bytes = self.writer.encode(
                 event, relayID: upstreamID == nil ? id : nil, allocator: ByteBufferAllocator())
-            let (_, evicted) = state.log.append(id: id, bytes: bytes, receivedAt: receivedAt)
-            return (Array(state.groups.values), evicted, bytes.readableBytes, upstreamID == nil)
+            let footprintBefore = state.log.retainedFootprint
+            state.log.append(id: id, bytes: bytes, receivedAt: receivedAt)
+            return (Array(state.groups.values), state.log.retainedFootprint - footprintBefore, upstreamID == nil)
         }
         self.metrics.eventReceived(idInjected: injectedID)
-        self.registry.replayBytesChanged(by: added - evicted)
+        self.registry.replayBytesChanged(by: footprintChange)
         for group in groups {
             group.wake()
         }
@@ -285,16 +286,21 @@ final class Generation: Sendable {
             state.retentionTimer?.cancel()
             state.lingerTimer?.cancel()
             _ = state.machine.evicted()
-            let bytes = state.log.retainedBytes
+            let bytes = state.log.retainedFootprint
             state.log.removeAll()
             return bytes
         }
         self.registry.remove(self, freedBytes: freed)
     }
 
-    /// Frees the oldest event for the global replay bound; returns the bytes freed.
+    /// Frees the oldest event for the global replay bound; returns the memory freed (its
+    /// footprint, as the bound counts it).
     func evictOldestEvent() -> Int {
-        self.state.withLockedValue { $0.log.evictOldest() }
+        self.state.withLockedValue { state in
+            let before = state.log.retainedFootprint
+            state.log.evictOldest()
+            return before - state.log.retainedFootprint
+        }
     }
 
     var isEnded: Bool { self.state.withLockedValue { !$0.machine.isUpstreamOpen } }

@@ -160,7 +160,7 @@ final class StreamRegistry: Sendable {
         }
     }
 
-    /// Bytes held by all replay buffers.
+    /// Memory held by all replay buffers, as ``ReplayBuffer/retainedFootprint`` estimates it.
     var totalReplayBytes: Int { self.replayBytes.load(ordering: .relaxed) }
 
     /// Called by a generation that discarded itself.

@@ -23,8 +23,9 @@ public struct LimitsConfiguration: Sendable, Hashable {
     /// `limits.clientQueueBytes` (integer, default 1048576): bytes a stream client may lag
     /// behind before it is dropped.
     public var clientQueueBytes = 1_048_576
-    /// `limits.replayMemoryBytes` (integer, default 268435456): replay buffers of all
-    /// generations together.
+    /// `limits.replayMemoryBytes` (integer, default 268435456): the memory of the replay
+    /// buffers of all generations together: each event's allocation, its id and a fixed
+    /// per-event overhead (``ReplayBuffer/entryOverhead``), not only its payload.
     public var replayMemoryBytes = 268_435_456
     /// `limits.headerReadTimeoutSeconds` (number, default 10): how long a new connection may take
     /// to send its first request head (slowloris guard); answered `408`.

@@ -34,8 +34,23 @@ public struct ReplayBuffer: Sendable {
 
     /// The sequence number the next event gets; the last event's is one less.
     public private(set) var nextSequence = 1
-    /// Bytes of the events retained now.
+    /// Bytes of the events retained now (their payload as clients receive it).
     public private(set) var retainedBytes = 0
+    /// The memory the retained events hold, estimated: each event's allocated capacity, its id,
+    /// and ``entryOverhead``. What `limits.replayMemoryBytes` bounds.
+    public private(set) var retainedFootprint = 0
+
+    /// What one retained event costs beside its bytes and id: the entry in the ring, the
+    /// buffer's storage header and the allocator's, and the id's slot in the lookup table.
+    /// Calibrated by measurement: 200 streams growing by 143,000 events of about 74 bytes
+    /// added 59 MiB of resident memory, about 420 bytes per event, while their payload alone
+    /// accounted for 74.
+    public static let entryOverhead = 256
+
+    /// The estimated memory of one retained event.
+    static func footprint(of entry: Entry) -> Int {
+        entry.bytes.capacity + entry.id.utf8.count + Self.entryOverhead
+    }
 
     public init(maxEvents: Int, maxBytes: Int) {
         self.maxEvents = maxEvents
@@ -56,8 +71,9 @@ public struct ReplayBuffer: Sendable {
     ) -> (sequence: Int, evictedBytes: Int) {
         let sequence = self.nextSequence
         self.nextSequence += 1
-        self.entries.append(
-            Entry(sequence: sequence, id: id, bytes: bytes, offset: self.appendedBytes, receivedAt: receivedAt))
+        let entry = Entry(sequence: sequence, id: id, bytes: bytes, offset: self.appendedBytes, receivedAt: receivedAt)
+        self.entries.append(entry)
+        self.retainedFootprint += Self.footprint(of: entry)
         self.sequenceByID[id] = sequence
         self.appendedBytes += bytes.readableBytes
         self.retainedBytes += bytes.readableBytes
@@ -75,6 +91,7 @@ public struct ReplayBuffer: Sendable {
     public mutating func evictOldest() -> Int {
         guard let oldest = self.entries.popFirst() else { return 0 }
         self.retainedBytes -= oldest.bytes.readableBytes
+        self.retainedFootprint -= Self.footprint(of: oldest)
         if self.sequenceByID[oldest.id] == oldest.sequence {
             self.sequenceByID[oldest.id] = nil
         }

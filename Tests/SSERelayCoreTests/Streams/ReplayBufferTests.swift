@@ -119,4 +119,20 @@ struct ReplayBufferTests {
             #expect(buffer.lag(from: buffer.firstSequence) == retained)
         }
     }
+
+    @Test("the footprint counts each event's allocation, id and overhead, and returns to 0")
+    func footprint() {
+        var buffer = ReplayBuffer(maxEvents: 2, maxBytes: 1 << 20)
+        let first = ByteBuffer(string: "data: 1\n\n")
+        buffer.append(id: "id-1", bytes: first)
+        #expect(buffer.retainedFootprint == first.capacity + 4 + ReplayBuffer.entryOverhead)
+        #expect(buffer.retainedFootprint > buffer.retainedBytes)
+        buffer.append(id: "id-2", bytes: ByteBuffer(string: "data: 2\n\n"))
+        buffer.append(id: "id-3", bytes: ByteBuffer(string: "data: 3\n\n"))
+        #expect(buffer.count == 2)
+        #expect(buffer.retainedFootprint == 2 * (first.capacity + 4 + ReplayBuffer.entryOverhead))
+        buffer.removeAll()
+        #expect(buffer.retainedFootprint == 0)
+        #expect(buffer.retainedBytes == 0)
+    }
 }
