@@ -115,7 +115,9 @@ struct HostileUpstreamFaultTests {
                     "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\npartial")
                 try await connection.waitForPeerClose()
             },
-            { $0.upstream.responseTimeoutSeconds = 1 }
+            // 2 s: the scripted upstream answers at once, but a sanitizer build on a loaded
+            // machine has taken over a second to get the head through.
+            { $0.upstream.responseTimeoutSeconds = 2 }
         ) { relay, upstream in
             try await RawTestConnection.withConnection(to: relay.address) { client in
                 try await client.write("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -123,7 +125,7 @@ struct HostileUpstreamFaultTests {
                 #expect(head.hasPrefix("HTTP/1.1 200 OK\r\n"))
                 #expect(head.contains("Content-Length: 100\r\n"))
                 // Well past the response timeout, still no error: the timeout covers the head only.
-                try await Task.sleep(for: .milliseconds(1500))
+                try await Task.sleep(for: .milliseconds(2500))
                 let metrics = RelayMetricsProbe(relay: relay)
                 #expect(try metrics.value("sse_relay_upstream_errors_total", ["reason": "response_timeout"]) == nil)
             }
