@@ -143,24 +143,30 @@ public final class RelayMetrics: Sendable {
             "cpu_seconds", "total", "Total user and system CPU time spent in seconds.", namespace: "process")
         self.startTime = gauge(
             "start_time", "seconds", "Start time of the process since unix epoch in seconds.", namespace: "process")
-        let outcomesName = MetricNameDescriptor(
-            namespace: "sse_relay", metricName: "stream_requests", unitName: "total",
-            helpText: "Stream requests by how they were answered.")
-        var outcomes: [StreamOutcome: Counter] = [:]
-        for outcome in StreamOutcome.allCases {
-            outcomes[outcome] = registry.makeCounter(descriptor: outcomesName, labels: [("outcome", outcome.rawValue)])
-        }
-        self.streamOutcomes = outcomes
-        let limitsName = MetricNameDescriptor(
-            namespace: "sse_relay", metricName: "limit_hits", unitName: "total",
-            helpText: "Times a configured limit refused, dropped or evicted something, by limit.")
-        var limitHits: [Limit: Counter] = [:]
-        for limit in Limit.allCases {
-            limitHits[limit] = registry.makeCounter(descriptor: limitsName, labels: [("limit", limit.rawValue)])
-        }
-        self.limitHits = limitHits
+        self.streamOutcomes = Self.counters(
+            for: StreamOutcome.self, label: "outcome", in: registry,
+            named: MetricNameDescriptor(
+                namespace: "sse_relay", metricName: "stream_requests", unitName: "total",
+                helpText: "Stream requests by how they were answered."))
+        self.limitHits = Self.counters(
+            for: Limit.self, label: "limit", in: registry,
+            named: MetricNameDescriptor(
+                namespace: "sse_relay", metricName: "limit_hits", unitName: "total",
+                helpText: "Times a configured limit refused, dropped or evicted something, by limit."))
         // The relay's start, which for the daemon is the process's to within milliseconds.
         self.startTime.set(Self.wallClockSeconds())
+    }
+
+    /// One counter of the family `descriptor` for every value of `Value`, labelled `label`.
+    private static func counters<Value: CaseIterable & Hashable & RawRepresentable<String>>(
+        for _: Value.Type, label: String, in registry: PrometheusCollectorRegistry,
+        named descriptor: MetricNameDescriptor
+    ) -> [Value: Counter] {
+        var counters: [Value: Counter] = [:]
+        for value in Value.allCases {
+            counters[value] = registry.makeCounter(descriptor: descriptor, labels: [(label, value.rawValue)])
+        }
+        return counters
     }
 
     private static func wallClockSeconds() -> Double {
