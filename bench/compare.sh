@@ -33,12 +33,17 @@
 # Delivery latency = receive time in the load generator (bench/sseload.js, 2 processes)
 # minus the `t=<ms>` the backend stamps into each event; only events stamped after every
 # client connected count. Peak RSS = the sum of VmHWM over the proxy's processes (nginx:
-# master + workers) at the end of the scenario; CPU = utime + stime summed over them.
+# master + workers) at the end of the scenario; CPU = utime + stime summed over them;
+# CPU µs per delivered event = the proxy's CPU time from the moment every client is connected
+# to 0.5 s before the generator disconnects, over the events delivered in that window (the
+# steady state, without connection set-up and tear-down).
 # Everything listens on 127.0.0.1 and every process started here is stopped on exit.
 #
 # Environment: SCALE (default 1) divides every client count (SCALE=10 for a quick check),
+# SCENARIOS and TARGETS (space-separated) run a subset (SCENARIOS=shared9k TARGETS="nginx relay"),
+# RELAY_BIN runs that relay binary instead of building one (to compare two builds),
 # BENCH_OUT (default a new /tmp/sse-relay-bench.XXXX) keeps every raw output, PERF=1 records
-# `perf record -g` of the relay during shared1k into $BENCH_OUT/perf-shared1k.data.
+# `perf record -g` of the relay during each stream scenario into $BENCH_OUT/perf-NAME.data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -76,10 +81,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-echo "building the release binary (swift build -c release --scratch-path .build-bench)…" >&2
-swift build -c release --scratch-path .build-bench --product sse-relay >"$out/build.log" 2>&1 \
-  || { tail -30 "$out/build.log" >&2; exit 1; }
-relay_bin=$(swift build -c release --scratch-path .build-bench --show-bin-path)/sse-relay
+if [ -n "${RELAY_BIN:-}" ]; then
+  relay_bin=$RELAY_BIN
+else
+  echo "building the release binary (swift build -c release --scratch-path .build-bench)…" >&2
+  swift build -c release --scratch-path .build-bench --product sse-relay >"$out/build.log" 2>&1 \
+    || { tail -30 "$out/build.log" >&2; exit 1; }
+  relay_bin=$(swift build -c release --scratch-path .build-bench --show-bin-path)/sse-relay
+fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$results"; } # figure target value
@@ -189,15 +198,10 @@ json() { # file, JS expression on `r`
   node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); const v = eval(process.argv[2]); console.log(v === null || v === undefined ? "-" : v)' "$1" "$2"
 }
 
-sseload() { # name, then sseload.js options; output in $out/NAME.json
-  local name=$1; shift
-  node bench/sseload.js "$@" >"$out/$name.json" 2>>"$out/sseload.err" &
-  local pid=$!; started+=("$pid")
-  wait "$pid" || echo "sseload $name exited $?" >&2
-  forget "$pid"
+targets_for() {
+  local all; case $1 in idle) all="nginx relay" ;; *) all="direct nginx relay" ;; esac
+  local target; for target in $all; do if [[ " ${TARGETS:-$all} " == *" $target "* ]]; then echo "$target"; fi; done
 }
-
-targets_for() { case $1 in idle) echo "nginx relay" ;; *) echo "direct nginx relay" ;; esac; }
 
 # ---------------------------------------------------------------------------------------
 scenario_passthrough() {
@@ -217,16 +221,30 @@ scenario_passthrough() {
 stream_run() { # name target clients conversations query hold-ms [perf]
   local name=$1 target=$2 clients=$3 conversations=$4 query=$5 hold=$6 perf=${7:-}
   local prefix="$name-$target-$RANDOM" file=$out/$name-$target.json
-  local cpu0 cpu1 perf_pid=
+  local cpu0 cpu1 cpu_ready cpu_window perf_pid= ready=$work/ready-$name-$target
+  local window_ms=$((hold - 500)) # the steady part of the hold: before the generator disconnects
   cpu0=$(cpu_ticks)
   if [ -n "$perf" ] && [ "$target" = relay ]; then
     perf record -g -F 499 -p "$proxy_pid" -o "$out/perf-$name.data" >/dev/null 2>"$out/perf-$name.log" &
     perf_pid=$!; started+=("$perf_pid")
   fi
-  sseload "$name-$target" --url "http://127.0.0.1:$target_port/api/conversation/{conv}/stream?$query" \
-    --clients "$clients" --conversations "$conversations" --prefix "$prefix" --hold-ms "$hold" --timeout-s 150
+  rm -f "$ready"
+  node bench/sseload.js --url "http://127.0.0.1:$target_port/api/conversation/{conv}/stream?$query" \
+    --clients "$clients" --conversations "$conversations" --prefix "$prefix" --hold-ms "$hold" --timeout-s 150 \
+    --ready-file "$ready" >"$file" 2>>"$out/sseload.err" &
+  local pid=$!; started+=("$pid")
+  for _ in $(seq 1500); do [ -e "$ready" ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  cpu_ready=$(cpu_ticks)
+  sleep "$(awk -v ms="$window_ms" 'BEGIN { print ms / 1000 }')"
+  cpu_window=$(cpu_ticks)
+  wait "$pid" || echo "sseload $name-$target exited $?" >&2
+  forget "$pid"
   cpu1=$(cpu_ticks)
   if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; forget "$perf_pid"; fi
+  # CPU per delivered event in the steady state: the proxy's CPU time over the window, over
+  # the events stamped after every client connected (`measured`, spread evenly over the hold).
+  stream_cpu_per_event=$(awk -v d=$((cpu_window - cpu_ready)) -v t="$ticks" -v m="$(json "$file" r.measured)" \
+    -v w="$window_ms" -v h="$hold" 'BEGIN { if (m > 0) printf "%.1f", d / t * 1e6 / (m * w / h); else print "-" }')
   starts=-
   if [ "$conversations" = shared ]; then
     starts=$(curl -s "http://127.0.0.1:$backend_port/api/conversation/$prefix/stats" | node -pe 'JSON.parse(require("fs").readFileSync(0)).starts')
@@ -236,10 +254,10 @@ stream_run() { # name target clients conversations query hold-ms [perf]
   fi
   stream_cpu=$(awk -v d=$((cpu1 - cpu0)) -v t="$ticks" 'BEGIN { printf "%.2f", d / t }')
   stream_hwm_mib=$(awk -v k="$(status_sum VmHWM)" 'BEGIN { printf "%.1f", k / 1024 }')
-  [ "$target" = direct ] && stream_cpu=- && stream_hwm_mib=-
+  [ "$target" = direct ] && stream_cpu=- && stream_hwm_mib=- && stream_cpu_per_event=-
   local complete
   complete=$(json "$file" '`${r.connected}/${r.clients} connected, ${r.events} events (per client ${r.eventsPerClient.min}..${r.eventsPerClient.max}), dup ${r.duplicates}, gaps ${r.gaps}, failed ${r.failed}${r.timedOut ? ", TIMED OUT" : ""}`')
-  echo "  $name $target: $complete; p50 $(json "$file" r.latencyMs.p50) p99 $(json "$file" r.latencyMs.p99) ms; starts $starts; peak RSS $stream_hwm_mib MiB; CPU $stream_cpu s; load $(load)" >&2
+  echo "  $name $target: $complete; p50 $(json "$file" r.latencyMs.p50) p99 $(json "$file" r.latencyMs.p99) ms; starts $starts; peak RSS $stream_hwm_mib MiB; CPU $stream_cpu s; CPU per event $stream_cpu_per_event µs; load $(load)" >&2
 }
 
 # Streams that never end on their own (hold=1, more events than the run needs); the load
@@ -250,12 +268,13 @@ endless="events=1000000&hold=1&stamp=1&retry=2000"
 
 scenario_distinct() {
   local target=$1
-  stream_run distinct "$target" "$distinct_clients" distinct "$endless&interval=50" 10000
+  stream_run distinct "$target" "$distinct_clients" distinct "$endless&interval=50" 10000 "${PERF:-}"
   local f=$out/distinct-$target.json
   record "distinct 1k x 20 ev/s: delivery p50 ms" "$target" "$(json "$f" r.latencyMs.p50)"
   record "distinct 1k x 20 ev/s: delivery p99 ms" "$target" "$(json "$f" r.latencyMs.p99)"
   record "distinct 1k x 20 ev/s: proxy peak RSS MiB" "$target" "$stream_hwm_mib"
   record "distinct 1k x 20 ev/s: proxy CPU s" "$target" "$stream_cpu"
+  record "distinct 1k x 20 ev/s: proxy CPU µs per delivered event" "$target" "$stream_cpu_per_event"
   record "distinct 1k x 20 ev/s: events received" "$target" "$(json "$f" r.events)"
   record "distinct 1k x 20 ev/s: events missing or duplicated" "$target" "$(json "$f" "r.gaps + r.duplicates")"
 }
@@ -269,19 +288,21 @@ scenario_shared1k() {
   record "shared 1k x 20 ev/s: delivery p99 ms" "$target" "$(json "$f" r.latencyMs.p99)"
   record "shared 1k x 20 ev/s: proxy peak RSS MiB" "$target" "$stream_hwm_mib"
   record "shared 1k x 20 ev/s: proxy CPU s" "$target" "$stream_cpu"
+  record "shared 1k x 20 ev/s: proxy CPU µs per delivered event" "$target" "$stream_cpu_per_event"
   record "shared 1k x 20 ev/s: events received" "$target" "$(json "$f" r.events)"
   record "shared 1k x 20 ev/s: events missing or duplicated" "$target" "$(json "$f" "r.gaps + r.duplicates")"
 }
 
 scenario_shared9k() {
   local target=$1
-  stream_run shared9k "$target" "$shared9k_clients" shared "$endless&interval=200" 15000
+  stream_run shared9k "$target" "$shared9k_clients" shared "$endless&interval=200" 15000 "${PERF:-}"
   local f=$out/shared9k-$target.json
   record "shared 9k x 5 ev/s: backend stream starts" "$target" "$starts"
   record "shared 9k x 5 ev/s: delivery p50 ms" "$target" "$(json "$f" r.latencyMs.p50)"
   record "shared 9k x 5 ev/s: delivery p99 ms" "$target" "$(json "$f" r.latencyMs.p99)"
   record "shared 9k x 5 ev/s: proxy peak RSS MiB" "$target" "$stream_hwm_mib"
   record "shared 9k x 5 ev/s: proxy CPU s" "$target" "$stream_cpu"
+  record "shared 9k x 5 ev/s: proxy CPU µs per delivered event" "$target" "$stream_cpu_per_event"
   record "shared 9k x 5 ev/s: events received" "$target" "$(json "$f" r.events)"
   record "shared 9k x 5 ev/s: events missing or duplicated" "$target" "$(json "$f" "r.gaps + r.duplicates")"
   record "shared 9k x 5 ev/s: connect time s" "$target" "$(json "$f" 'r.connectSeconds.toFixed(1)')"
@@ -317,7 +338,7 @@ scenario_idle() {
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r); nginx $(nginx -v 2>&1 | sed 's|.*/||'); node $(node -v); relay $("$relay_bin" --version 2>/dev/null || echo ?)" | tee "$out/machine.txt" >&2
 echo "load average at start: $(load)" | tee -a "$out/machine.txt" >&2
 suite_start=$(now_ms)
-for scenario in passthrough distinct shared1k shared9k idle; do
+for scenario in ${SCENARIOS:-passthrough distinct shared1k shared9k idle}; do
   echo "== $scenario (load $(load))" >&2
   echo "$scenario start load $(load)" >>"$out/machine.txt"
   for target in $(targets_for "$scenario"); do

@@ -43,6 +43,9 @@ final class ProxyExchange {
     var upstreamHeadTime: NIODeadline?
     /// Set once the exchange switched to a tunnel.
     var isUpgrading = false
+    /// Whether this is a stream response with a chunked body, whose events are written
+    /// pre-framed below the response encoder (see ``FramedChunk``).
+    var isChunkedStream = false
     /// The stream client, when this is a stream request served by the stream engine.
     var subscriber: StreamSubscriber?
     /// What kind of request this is, for the `requests_total` metric.

@@ -140,12 +140,26 @@ extension ProxyHandler: StreamResponseWriter {
             exchange.keepAlive = false
         }
         context.write(self.wrapOutboundOut(.head(head)), promise: nil)
+        // The encoder frames a body as chunks exactly when its head says `chunked` (the relay
+        // sets the framing headers itself); stream responses answer GET, never HEAD.
+        exchange.isChunkedStream = head.headers[canonicalForm: "transfer-encoding"].last == "chunked"
     }
 
     func writeStreamBody(_ body: ByteBuffer) {
         guard let context = self.context, case .exchanging(let exchange) = self.state else { return }
         exchange.bytesSent += body.readableBytes
         context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+    }
+
+    func writeStreamEvent(_ event: FramedChunk) {
+        guard let context = self.context, case .exchanging(let exchange) = self.state else { return }
+        exchange.bytesSent += event.payloadLength
+        if exchange.isChunkedStream, let encoder = self.encoderContext {
+            // Written on the encoder's context, the bytes go out below it, already framed.
+            encoder.write(NIOAny(IOData.byteBuffer(event.framed)), promise: nil)
+        } else {
+            context.write(self.wrapOutboundOut(.body(.byteBuffer(event.payload))), promise: nil)
+        }
     }
 
     func flushStream() {

@@ -43,6 +43,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     let codecHandlers: [any RemovableChannelHandler]
 
     private(set) var context: ChannelHandlerContext?
+    /// The context of the response encoder in front of this handler: stream events written
+    /// there pass below the encoder, already framed (see ``writeStreamEvent(_:)``).
+    private(set) var encoderContext: ChannelHandlerContext?
     var state = State.idle
     private var readGate = ReadGate()
     private var pipelinedParts = CircularBuffer<HTTPServerRequestPart>()
@@ -72,6 +75,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        self.encoderContext = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
         self.clientAddress = context.channel.remoteAddress?.ipAddress
         if context.channel.isActive {
             self.armWaitTimer(seconds: self.settings.limits.headerReadTimeoutSeconds)
@@ -81,6 +85,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         self.waitTimer?.cancel()
         self.context = nil
+        self.encoderContext = nil
     }
 
     func channelActive(context: ChannelHandlerContext) {

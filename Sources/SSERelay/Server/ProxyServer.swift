@@ -82,6 +82,7 @@ public final class ProxyServer: Sendable {
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.recvAllocator, value: Self.receiveBuffers)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try Self.initializeClientChannel(
@@ -104,6 +105,13 @@ public final class ProxyServer: Sendable {
             logger: logger
         )
     }
+
+    /// Connections (to clients and to the upstream) start reading into 512-byte buffers, not
+    /// NIO's 2 KiB: a request head or an event is usually smaller, and each connection keeps its
+    /// last buffer for the next read, so an idle stream holds a quarter of the memory. A read
+    /// that fills its buffer makes the next one larger, up to 64 KiB, so bulk bodies still
+    /// move in large reads.
+    static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65_536)
 
     private static func initializeClientChannel(
         _ channel: any Channel,

@@ -32,7 +32,9 @@ final class Generation: Sendable {
         var retentionTimer: Scheduled<Void>?
         /// The latest comments, for clients that are live when they arrive (never replayed to
         /// a client that joins later, never counted as replay memory).
-        var comments = CircularBuffer<StreamComment>(initialCapacity: Generation.retainedComments)
+        /// Starts small and grows to ``Generation/retainedComments``: most streams carry few
+        /// comments, and an idle generation should cost little memory.
+        var comments = CircularBuffer<StreamComment>(initialCapacity: 2)
         var commentsReceived = 0
     }
 

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import SSERelayCore
 
 /// The client connection as a ``StreamSubscriber`` sees it: the ``ProxyHandler`` that owns the
 /// connection writes what the subscriber hands it and decides what happens to the connection
@@ -13,6 +14,8 @@ protocol StreamResponseWriter: AnyObject {
     var clientAddress: String? { get }
     func writeStreamHead(_ head: HTTPResponseHead)
     func writeStreamBody(_ body: ByteBuffer)
+    /// An event of the shared log: the same framed bytes go to every client of the generation.
+    func writeStreamEvent(_ event: FramedChunk)
     func flushStream()
     /// The response is complete (the generation ended and the client has every event).
     func finishStream()

@@ -179,8 +179,8 @@ final class StreamSubscriber {
         // Bounded: every pass either writes events, reaches the head, or leaves the loop.
         while writer.isWritable {
             guard
-                let batch = self.generation.batch(
-                    from: self.cursor, limit: Self.batchSize, commentsSeen: self.commentsSeen)
+                let batch = self.group.batch(
+                    of: self.generation, from: self.cursor, limit: Self.batchSize, commentsSeen: self.commentsSeen)
             else {
                 self.drop("its position was evicted from the replay buffer")
                 return
@@ -191,7 +191,7 @@ final class StreamSubscriber {
                     self.write(comment, writer)
                     comments = comments.dropFirst()
                 }
-                writer.writeStreamBody(entry.bytes)
+                writer.writeStreamEvent(entry.chunk)
                 self.lastWrite = .now()
                 delivery.wrote(entry, joinedAt: self.joinedAt)
                 self.deliveredEvents += 1

@@ -11,6 +11,18 @@ final class SubscriberGroup: Sendable {
 
     final class Members {
         var subscribers: [ObjectIdentifier: StreamSubscriber] = [:]
+        /// Whether ``wake()`` is going through the members now.
+        var isWaking = false
+        /// The batch the first member at a cursor read during this wake; every member at the
+        /// same cursor (all live clients, usually) writes it without reading the log again.
+        var sharedBatch: SharedBatch?
+    }
+
+    /// A batch read from the log, and what it was read for.
+    struct SharedBatch {
+        var cursor: Int
+        var commentsSeen: Int
+        var batch: Generation.Batch
     }
 
     init(eventLoop: any EventLoop) {
@@ -40,10 +52,37 @@ final class SubscriberGroup: Sendable {
     /// end of the upstream.
     func wake() {
         self.eventLoop.execute {
-            for subscriber in self.members.value.subscribers.values {
+            let members = self.members.value
+            members.isWaking = true
+            defer {
+                members.isWaking = false
+                members.sharedBatch = nil
+            }
+            for subscriber in members.subscribers.values {
                 subscriber.generationDidChange()
             }
         }
+    }
+
+    /// What a member at `cursor` is to write next: during a wake, the batch another member at
+    /// the same position already read, else a fresh read of `generation`'s log.
+    ///
+    /// A shared batch may miss events appended while the wake goes on; each append wakes the
+    /// group again, and that wake reads them.
+    func batch(
+        of generation: Generation, from cursor: Int, limit: Int, commentsSeen: Int
+    ) -> Generation.Batch? {
+        let members = self.members.value
+        if members.isWaking, let shared = members.sharedBatch, shared.cursor == cursor,
+            shared.commentsSeen == commentsSeen
+        {
+            return shared.batch
+        }
+        let batch = generation.batch(from: cursor, limit: limit, commentsSeen: commentsSeen)
+        if members.isWaking, let batch {
+            members.sharedBatch = SharedBatch(cursor: cursor, commentsSeen: commentsSeen, batch: batch)
+        }
+        return batch
     }
 }
 

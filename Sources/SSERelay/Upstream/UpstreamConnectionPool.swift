@@ -140,6 +140,7 @@ final class UpstreamConnectionPool {
         ClientBootstrap(group: self.eventLoop)
             .connectTimeout(.fractionalSeconds(connectTimeout))
             .channelOption(.socketOption(.so_keepalive), value: 1)
+            .channelOption(.recvAllocator, value: ProxyServer.receiveBuffers)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let encoder = HTTPRequestEncoder(configuration: .noAutomaticFraming)

@@ -16,18 +16,22 @@ public struct ReplayBuffer: Sendable {
         public var sequence: Int
         /// The id clients saw for this event: the upstream's or a relay id.
         public var id: String
-        /// The event as sent to clients.
-        public var bytes: ByteBuffer
+        /// The event as sent to clients, framed once as an HTTP chunk for all of them.
+        public var chunk: FramedChunk
         /// Bytes appended before this event, over the buffer's whole life.
         public var offset: Int
         /// When the relay read the event from the upstream, for the delivery-latency metric.
         public var receivedAt: NIODeadline
+
+        /// The event as sent to clients, without the chunk framing.
+        public var bytes: ByteBuffer { self.chunk.payload }
     }
 
     public let maxEvents: Int
     public let maxBytes: Int
 
-    private var entries = CircularBuffer<Entry>()
+    /// Starts small (it doubles as it fills): a quiet stream should cost little memory.
+    private var entries = CircularBuffer<Entry>(initialCapacity: 4)
     private var sequenceByID: [String: Int] = [:]
     /// Bytes appended over the buffer's whole life: the offset of the head.
     private var appendedBytes = 0
@@ -49,7 +53,7 @@ public struct ReplayBuffer: Sendable {
 
     /// The estimated memory of one retained event.
     static func footprint(of entry: Entry) -> Int {
-        entry.bytes.capacity + entry.id.utf8.count + Self.entryOverhead
+        entry.chunk.framed.capacity + entry.id.utf8.count + Self.entryOverhead
     }
 
     public init(maxEvents: Int, maxBytes: Int) {
@@ -63,15 +67,17 @@ public struct ReplayBuffer: Sendable {
     /// How many events are retained.
     public var count: Int { self.entries.count }
 
-    /// Appends an event read from the upstream at `receivedAt`; returns its sequence number and
-    /// the bytes evicted to make room.
+    /// Appends an event read from the upstream at `receivedAt`, framing it as an HTTP chunk (see
+    /// ``FramedChunk``); returns its sequence number and the bytes evicted to make room.
     @discardableResult
     public mutating func append(
         id: String, bytes: ByteBuffer, receivedAt: NIODeadline = .now()
     ) -> (sequence: Int, evictedBytes: Int) {
         let sequence = self.nextSequence
         self.nextSequence += 1
-        let entry = Entry(sequence: sequence, id: id, bytes: bytes, offset: self.appendedBytes, receivedAt: receivedAt)
+        let entry = Entry(
+            sequence: sequence, id: id, chunk: FramedChunk(payload: bytes), offset: self.appendedBytes,
+            receivedAt: receivedAt)
         self.entries.append(entry)
         self.retainedFootprint += Self.footprint(of: entry)
         self.sequenceByID[id] = sequence
@@ -90,12 +96,12 @@ public struct ReplayBuffer: Sendable {
     @discardableResult
     public mutating func evictOldest() -> Int {
         guard let oldest = self.entries.popFirst() else { return 0 }
-        self.retainedBytes -= oldest.bytes.readableBytes
+        self.retainedBytes -= oldest.chunk.payloadLength
         self.retainedFootprint -= Self.footprint(of: oldest)
         if self.sequenceByID[oldest.id] == oldest.sequence {
             self.sequenceByID[oldest.id] = nil
         }
-        return oldest.bytes.readableBytes
+        return oldest.chunk.payloadLength
     }
 
     /// Drops every event, keeping the numbering.
