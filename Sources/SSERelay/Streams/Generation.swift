@@ -180,11 +180,10 @@ final class Generation: Sendable {
             state -> ([SubscriberGroup], Int, Bool) in
             let sequence = state.log.nextSequence
             let upstreamID = self.route.ids == .auto ? event.upstreamID : nil
-            let id = upstreamID ?? RelayEventID(generation: self.token, sequence: sequence).description
-            let bytes = self.writer.encode(
-                event, relayID: upstreamID == nil ? id : nil, allocator: ByteBufferAllocator())
+            let relayID = upstreamID == nil ? RelayEventID(generation: self.token, sequence: sequence).description : nil
+            let bytes = self.writer.encode(event, relayID: relayID, allocator: ByteBufferAllocator())
             let footprintBefore = state.log.retainedFootprint
-            state.log.append(id: id, bytes: bytes, receivedAt: receivedAt)
+            state.log.append(id: upstreamID, bytes: bytes, receivedAt: receivedAt)
             return (Array(state.groups.values), state.log.retainedFootprint - footprintBefore, upstreamID == nil)
         }
         self.metrics.eventReceived(idInjected: injectedID)

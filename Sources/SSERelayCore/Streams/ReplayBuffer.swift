@@ -14,8 +14,11 @@ public struct ReplayBuffer: Sendable {
     /// One retained event.
     public struct Entry: Sendable, Hashable {
         public var sequence: Int
-        /// The id clients saw for this event: the upstream's or a relay id.
-        public var id: String
+        /// The upstream's id for this event, found by ``ReplayBuffer/sequence(ofID:)``; `nil`
+        /// when the relay gave the event its id. A relay id is the generation's token and the
+        /// sequence number, parsed rather than stored (``RelayEventID``), which saves every
+        /// such event a string and a slot in the lookup table.
+        public var id: String?
         /// The event as sent to clients, framed once as an HTTP chunk for all of them.
         public var chunk: FramedChunk
         /// Bytes appended before this event, over the buffer's whole life.
@@ -53,7 +56,7 @@ public struct ReplayBuffer: Sendable {
 
     /// The estimated memory of one retained event.
     static func footprint(of entry: Entry) -> Int {
-        entry.chunk.framed.capacity + entry.id.utf8.count + Self.entryOverhead
+        entry.chunk.framed.capacity + (entry.id?.utf8.count ?? 0) + Self.entryOverhead
     }
 
     public init(maxEvents: Int, maxBytes: Int) {
@@ -68,10 +71,11 @@ public struct ReplayBuffer: Sendable {
     public var count: Int { self.entries.count }
 
     /// Appends an event read from the upstream at `receivedAt`, framing it as an HTTP chunk (see
-    /// ``FramedChunk``); returns its sequence number and the bytes evicted to make room.
+    /// ``FramedChunk``); `id` is the upstream's id, `nil` for a relay id. Returns the event's
+    /// sequence number and the bytes evicted to make room.
     @discardableResult
     public mutating func append(
-        id: String, bytes: ByteBuffer, receivedAt: NIODeadline = .now()
+        id: String?, bytes: ByteBuffer, receivedAt: NIODeadline = .now()
     ) -> (sequence: Int, evictedBytes: Int) {
         let sequence = self.nextSequence
         self.nextSequence += 1
@@ -80,7 +84,9 @@ public struct ReplayBuffer: Sendable {
             receivedAt: receivedAt)
         self.entries.append(entry)
         self.retainedFootprint += Self.footprint(of: entry)
-        self.sequenceByID[id] = sequence
+        if let id {
+            self.sequenceByID[id] = sequence
+        }
         self.appendedBytes += bytes.readableBytes
         self.retainedBytes += bytes.readableBytes
         var evicted = 0
@@ -98,8 +104,8 @@ public struct ReplayBuffer: Sendable {
         guard let oldest = self.entries.popFirst() else { return 0 }
         self.retainedBytes -= oldest.chunk.payloadLength
         self.retainedFootprint -= Self.footprint(of: oldest)
-        if self.sequenceByID[oldest.id] == oldest.sequence {
-            self.sequenceByID[oldest.id] = nil
+        if let id = oldest.id, self.sequenceByID[id] == oldest.sequence {
+            self.sequenceByID[id] = nil
         }
         return oldest.chunk.payloadLength
     }
@@ -118,7 +124,8 @@ public struct ReplayBuffer: Sendable {
         return self.entries[self.entries.index(self.entries.startIndex, offsetBy: index)]
     }
 
-    /// The sequence number of the latest retained event with this id.
+    /// The sequence number of the latest retained event with this upstream id (relay ids are
+    /// parsed instead, see ``Entry/id``).
     public func sequence(ofID id: String) -> Int? {
         self.sequenceByID[id]
     }

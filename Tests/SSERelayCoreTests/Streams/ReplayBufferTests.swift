@@ -120,6 +120,23 @@ struct ReplayBufferTests {
         }
     }
 
+    @Test("relay ids are not stored: only upstream ids are looked up, and only they count as memory")
+    func relayIDsAreNotStored() {
+        var buffer = ReplayBuffer(maxEvents: 10, maxBytes: 1 << 20)
+        buffer.append(id: nil, bytes: self.event("data: relay\n\n"))
+        buffer.append(id: "upstream-7", bytes: self.event("data: upstream\n\n"))
+        #expect(buffer.entry(1)?.id == nil)
+        #expect(buffer.sequence(ofID: "upstream-7") == 2)
+        let withoutID = (buffer.entry(1)?.chunk.framed.capacity ?? 0) + ReplayBuffer.entryOverhead
+        let withID =
+            (buffer.entry(2)?.chunk.framed.capacity ?? 0) + "upstream-7".utf8.count + ReplayBuffer.entryOverhead
+        #expect(buffer.retainedFootprint == withoutID + withID)
+        buffer.evictOldest()
+        buffer.evictOldest()
+        #expect(buffer.sequence(ofID: "upstream-7") == nil)
+        #expect(buffer.retainedFootprint == 0)
+    }
+
     @Test("the footprint counts each event's allocation, id and overhead, and returns to 0")
     func footprint() {
         var buffer = ReplayBuffer(maxEvents: 2, maxBytes: 1 << 20)
