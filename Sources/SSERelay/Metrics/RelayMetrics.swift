@@ -82,6 +82,14 @@ public final class RelayMetrics: Sendable {
     private let limitHits: [Limit: Counter]
     /// `requests_total` and `upstream_errors_total` by label values, made on first use.
     private let labelledCounters = NIOLockedValueBox([LabelledCounterKey: Counter]())
+    /// The `requests_total` counters by kind and status, found without building label strings:
+    /// every request counts once, so this lookup is on the pass-through hot path.
+    private let requestCounters = NIOLockedValueBox([RequestCounterKey: Counter]())
+
+    private struct RequestCounterKey: Hashable {
+        var kind: RequestKind
+        var status: UInt
+    }
 
     private struct LabelledCounterKey: Hashable {
         var name: String
@@ -219,8 +227,16 @@ public final class RelayMetrics: Sendable {
 
     /// Counts a completed request.
     func recordRequest(kind: RequestKind, status: UInt) {
-        self.labelledCounter(Self.requestsName, labels: [("kind", kind.rawValue), ("status", String(status))])
-            .increment()
+        let key = RequestCounterKey(kind: kind, status: status)
+        let counter =
+            self.requestCounters.withLockedValue { $0[key] }
+            ?? {
+                let counter = self.labelledCounter(
+                    Self.requestsName, labels: [("kind", kind.rawValue), ("status", String(status))])
+                self.requestCounters.withLockedValue { $0[key] = counter }
+                return counter
+            }()
+        counter.increment()
     }
 
     /// Counts a failed upstream request by ``UpstreamError/reason``.

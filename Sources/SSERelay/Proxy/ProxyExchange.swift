@@ -25,7 +25,9 @@ final class ProxyExchange {
     /// How many upstream connections were tried (a reused one that was found closed is retried once).
     var attempts = 0
     /// Fires `504` when the upstream is too slow to answer a fully sent request.
-    var responseTimer: Scheduled<Void>?
+    /// The connection's response timer while it is armed for this exchange (see
+    /// ``cancelTimers()``).
+    var responseTimer: DeadlineTimer?
     /// Ends the exchange when the client stops sending its request body.
     var bodyTimer: Scheduled<Void>?
     /// When the last request body part arrived (or the head, before any).
@@ -68,8 +70,11 @@ final class ProxyExchange {
 
     var responseStarted: Bool { self.responseStatus != nil }
 
+    /// Disarms the timers armed for this exchange. The response timer belongs to the
+    /// connection and serves its next exchange too, so this exchange lets go of it.
     func cancelTimers() {
         self.responseTimer?.cancel()
+        self.responseTimer = nil
         self.bodyTimer?.cancel()
     }
 }

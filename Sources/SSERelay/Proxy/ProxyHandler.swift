@@ -49,7 +49,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var state = State.idle
     private var readGate = ReadGate()
     private var pipelinedParts = CircularBuffer<HTTPServerRequestPart>()
-    private var waitTimer: Scheduled<Void>?
+    /// The wait for the first request's head, then for each next request on the keep-alive
+    /// connection; created once the handler has its event loop.
+    private var waitTimer: DeadlineTimer?
+    /// The wait for the upstream's answer to each request; one per connection, re-armed by
+    /// every exchange (see ``ProxyExchange/responseTimer``).
+    private var responseTimer: DeadlineTimer?
     private var servedRequests = 0
     private var upstreamNeedsFlush = false
     private(set) var clientAddress: String?
@@ -75,6 +80,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        self.waitTimer = DeadlineTimer(eventLoop: context.eventLoop)
+        self.responseTimer = DeadlineTimer(eventLoop: context.eventLoop)
         self.encoderContext = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
         self.clientAddress = context.channel.remoteAddress?.ipAddress
         if context.channel.isActive {
@@ -83,7 +90,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        self.waitTimer?.cancel()
+        self.waitTimer?.invalidate()
+        self.responseTimer?.invalidate()
         self.context = nil
         self.encoderContext = nil
     }
@@ -95,7 +103,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.waitTimer?.cancel()
+        self.waitTimer?.invalidate()
+        self.responseTimer?.invalidate()
         if case .exchanging(let exchange) = self.state {
             exchange.cancelTimers()
             exchange.connection?.close()
@@ -127,6 +136,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             // I/O errors such as a reset: the connection is gone.
             self.logger.debug("client connection error", metadata: ["error": "\(error)"])
             context.close(promise: nil)
+            return
+        }
+        guard context.channel.isActive else {
+            // The client closed the connection in the middle of a request and the decoder
+            // reports the cut: nobody is left to answer, and no request completed. What was in
+            // flight is recorded as `client_closed` when the connection goes inactive.
+            self.logger.debug(
+                "client closed the connection mid-request",
+                metadata: ["client": "\(self.clientAddress ?? "-")", "error": "\(parserError)"])
             return
         }
         let response: ErrorResponse
@@ -265,10 +283,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Starts the upstream's clock once the whole request is sent: it now has
     /// `upstream.responseTimeoutSeconds` to answer, however long the upload took.
     private func requestWasSent(_ exchange: ProxyExchange) {
-        guard let context = self.context else { return }
+        guard self.context != nil else { return }
         exchange.bodyTimer?.cancel()
         let timeout = self.settings.upstream.responseTimeoutSeconds
-        exchange.responseTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .fractionalSeconds(timeout)) {
+        exchange.responseTimer = self.responseTimer
+        self.responseTimer?.arm(in: .fractionalSeconds(timeout)) {
             self.exchange(exchange, failed: .responseTimeout(seconds: timeout))
         }
     }
@@ -511,10 +530,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Closes the connection if no request head arrives in time: `408` for a client that has
     /// not completed its first request, silence for an idle keep-alive connection.
     private func armWaitTimer(seconds: Double) {
-        guard let context = self.context else { return }
-        self.waitTimer?.cancel()
         let isFirstRequest = self.servedRequests == 0
-        self.waitTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .fractionalSeconds(seconds)) {
+        self.waitTimer?.arm(in: .fractionalSeconds(seconds)) {
             guard case .idle = self.state else { return }
             if isFirstRequest {
                 self.logger.notice("request header timeout", metadata: ["client": "\(self.clientAddress ?? "-")"])

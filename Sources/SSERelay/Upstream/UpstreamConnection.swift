@@ -23,8 +23,9 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     let codecHandlers: [any RemovableChannelHandler]
     /// The pool to tell when the connection closes; `nil` once detached for a tunnel.
     weak var pool: UpstreamConnectionPool?
-    /// Closes the connection when it sits idle in the pool for too long.
-    var idleTimer: Scheduled<Void>?
+    /// Closes the connection when it sits idle in the pool for too long; created once the
+    /// handler has its event loop.
+    private(set) var idleTimer: DeadlineTimer?
 
     private var context: ChannelHandlerContext?
     private var receiver: (any UpstreamResponseReceiver)?
@@ -113,9 +114,11 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        self.idleTimer = DeadlineTimer(eventLoop: context.eventLoop)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        self.idleTimer?.invalidate()
         self.context = nil
     }
 
@@ -160,8 +163,7 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.idleTimer?.cancel()
-        self.idleTimer = nil
+        self.idleTimer?.invalidate()
         self.fail(self.closedError)
         self.pool?.connectionDidClose(self)
         context.fireChannelInactive()

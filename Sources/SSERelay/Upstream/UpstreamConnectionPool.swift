@@ -66,7 +66,6 @@ final class UpstreamConnectionPool {
         }
         while let connection = self.idle.popLast() {
             connection.idleTimer?.cancel()
-            connection.idleTimer = nil
             if connection.channel?.isActive ?? false {
                 return completion(.success(connection))
             }
@@ -99,7 +98,7 @@ final class UpstreamConnectionPool {
             return waiter.completion(.success(connection))
         }
         let seconds = self.configuration.idleTimeoutSeconds
-        connection.idleTimer = self.eventLoop.assumeIsolated().scheduleTask(in: .fractionalSeconds(seconds)) {
+        connection.idleTimer?.arm(in: .fractionalSeconds(seconds)) {
             connection.close()
         }
         self.idle.append(connection)

@@ -30,15 +30,14 @@ public enum ProxyHeaderPolicy {
         if let upstreamHost, !headers.contains(name: "host") {
             headers.add(name: "Host", value: upstreamHost)
         }
-        let isChunked = headers[canonicalForm: "transfer-encoding"].contains { $0.lowercased() == "chunked" }
+        let isChunked =
+            headers.contains(name: "transfer-encoding")
+            && headers[canonicalForm: "transfer-encoding"].contains { $0.lowercased() == "chunked" }
         HopByHopHeaders.remove(from: &headers)
         headers.remove(name: "expect")
 
         if let clientAddress {
-            let previous = headers[canonicalForm: "x-forwarded-for"]
-            headers.remove(name: "x-forwarded-for")
-            headers.add(
-                name: "X-Forwarded-For", value: (previous.map(String.init) + [clientAddress]).joined(separator: ", "))
+            self.append(clientAddress, toList: "X-Forwarded-For", in: &headers)
         }
         if !headers.contains(name: "x-forwarded-proto") {
             headers.add(name: "X-Forwarded-Proto", value: "http")
@@ -140,9 +139,26 @@ public enum ProxyHeaderPolicy {
 
     /// Appends this relay to `Via`, naming the protocol version the message arrived with.
     public static func appendVia(to headers: inout HTTPHeaders, receivedVersion: HTTPVersion) {
-        let entry = "\(receivedVersion.major).\(receivedVersion.minor) \(self.viaPseudonym)"
-        let previous = headers[canonicalForm: "via"]
-        headers.remove(name: "via")
-        headers.add(name: "Via", value: (previous.map(String.init) + [entry]).joined(separator: ", "))
+        let entry =
+            switch receivedVersion {
+            case .http1_1: self.viaEntryHTTP11
+            default: "\(receivedVersion.major).\(receivedVersion.minor) \(self.viaPseudonym)"
+            }
+        self.append(entry, toList: "Via", in: &headers)
+    }
+
+    /// This relay's `Via` entry for the usual HTTP/1.1 message, made once.
+    private static let viaEntryHTTP11 = "1.1 \(viaPseudonym)"
+
+    /// Appends `entry` to the comma-separated list header `name`, joining earlier lines of it
+    /// into one; the common message has none, and then nothing is joined.
+    private static func append(_ entry: String, toList name: String, in headers: inout HTTPHeaders) {
+        guard headers.contains(name: name) else {
+            headers.add(name: name, value: entry)
+            return
+        }
+        let previous = headers[canonicalForm: name]
+        headers.remove(name: name)
+        headers.add(name: name, value: (previous.map(String.init) + [entry]).joined(separator: ", "))
     }
 }

@@ -136,6 +136,11 @@ final class RawTestConnection {
         return true
     }
 
+    /// Half-closes: a FIN, after which the connection can still read what the peer sends.
+    func finishWriting() async throws {
+        try await self.channel.close(mode: .output)
+    }
+
     /// Vanishes: `SO_LINGER` 0, then close, so the peer gets a reset (RST) rather than a FIN.
     func reset() async throws {
         guard let provider = self.channel as? any SocketOptionProvider else {
