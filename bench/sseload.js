@@ -202,9 +202,11 @@ function runParent() {
   let connectSeconds = null;
   let timedOut = false;
 
+  // A worker whose streams all ended on their own may be gone before the others connect.
+  const tell = (worker, message) => { if (worker.connected) worker.send(message); };
   const timeout = setTimeout(() => {
     timedOut = true;
-    for (const w of workers) { w.send({ type: 'close' }); w.send({ type: 'finish' }); }
+    for (const w of workers) { tell(w, { type: 'close' }); tell(w, { type: 'finish' }); }
     setTimeout(() => { for (const w of workers) w.kill('SIGKILL'); process.exit(2); }, 10_000).unref();
   }, options.timeoutS * 1000);
 
@@ -221,10 +223,10 @@ function runParent() {
           const at = now();
           connectSeconds = (at - startedAt) / 1000;
           // Whole milliseconds, like the stamps: an event stamped in this millisecond or later counts.
-          for (const w of workers) w.send({ type: 'measureFrom', at: Math.ceil(at) });
+          for (const w of workers) tell(w, { type: 'measureFrom', at: Math.ceil(at) });
           if (options.readyFile) require('fs').writeFileSync(options.readyFile, `${Date.now()}\n`);
           if (options.holdMs !== null) {
-            setTimeout(() => { for (const w of workers) w.send({ type: 'close' }); }, options.holdMs);
+            setTimeout(() => { for (const w of workers) tell(w, { type: 'close' }); }, options.holdMs);
           }
         }
       } else if (message.type === 'done') {
