@@ -21,6 +21,27 @@ struct FramedChunkTests {
         #expect(payloadStart == framedRange + UInt("e\r\n".utf8.count))
     }
 
+    @Test("framed in place, the payload's writer gets the buffer: same bytes as framing a copy")
+    func framedInPlace() {
+        for size in [1, 15, 16, 300, 5000] {
+            let text = String(repeating: "y", count: size)
+            let inPlace = FramedChunk(payloadCapacity: size) { $0.writeString(text) }
+            #expect(inPlace.framed == FramedChunk(payload: ByteBuffer(string: text)).framed)
+            #expect(String(buffer: inPlace.payload) == text)
+            #expect(inPlace.payloadLength == size)
+        }
+    }
+
+    @Test("a payload writer may write more than it reserved, or nothing")
+    func framedInPlaceBeyondCapacity() throws {
+        let grown = FramedChunk(payloadCapacity: 2) { $0.writeString(String(repeating: "z", count: 40)) }
+        #expect(
+            try #require(Self.decodeOneChunk(grown.framed)) == ByteBuffer(string: String(repeating: "z", count: 40)))
+        let empty = FramedChunk(payloadCapacity: 10) { _ in }
+        #expect(empty.framed.readableBytes == 0)
+        #expect(empty.payloadLength == 0)
+    }
+
     @Test("an empty payload stays empty: an empty chunk would end the body")
     func empty() {
         let chunk = FramedChunk(payload: ByteBuffer())

@@ -27,7 +27,9 @@ final class Generation: Sendable {
         var machine: GenerationStateMachine
         var log: ReplayBuffer
         var answer: Answer?
-        var groups: [ObjectIdentifier: SubscriberGroup] = [:]
+        /// One per event loop with clients: at most as many as the loops, so a list, which
+        /// every event hands out without copying.
+        var groups: [SubscriberGroup] = []
         var lingerTimer: Scheduled<Void>?
         var retentionTimer: Scheduled<Void>?
         /// The latest comments, for clients that are live when they arrive (never replayed to
@@ -141,11 +143,11 @@ final class Generation: Sendable {
     /// The group of `eventLoop`, created on first use.
     func group(for eventLoop: any EventLoop) -> SubscriberGroup {
         self.state.withLockedValue { state in
-            if let group = state.groups[ObjectIdentifier(eventLoop)] {
+            if let group = state.groups.first(where: { $0.eventLoop === eventLoop }) {
                 return group
             }
             let group = SubscriberGroup(eventLoop: eventLoop)
-            state.groups[ObjectIdentifier(eventLoop)] = group
+            state.groups.append(group)
             return group
         }
     }
@@ -159,9 +161,9 @@ final class Generation: Sendable {
             state.answer = answer
             switch answer {
             case .stream:
-                return (Array(state.groups.values), .none)
+                return (state.groups, .none)
             case .rejected, .failed:
-                return (Array(state.groups.values), state.machine.upstreamRejected())
+                return (state.groups, state.machine.upstreamRejected())
             }
         }
         for group in groups {
@@ -181,10 +183,12 @@ final class Generation: Sendable {
             let sequence = state.log.nextSequence
             let upstreamID = self.route.ids == .auto ? event.upstreamID : nil
             let relayID = upstreamID == nil ? RelayEventID(generation: self.token, sequence: sequence).description : nil
-            let bytes = self.writer.encode(event, relayID: relayID, allocator: ByteBufferAllocator())
+            let chunk = FramedChunk(payloadCapacity: self.writer.encodedCapacity(of: event, relayID: relayID)) {
+                self.writer.write(event, relayID: relayID, into: &$0)
+            }
             let footprintBefore = state.log.retainedFootprint
-            state.log.append(id: upstreamID, bytes: bytes, receivedAt: receivedAt)
-            return (Array(state.groups.values), state.log.retainedFootprint - footprintBefore, upstreamID == nil)
+            state.log.append(id: upstreamID, chunk: chunk, receivedAt: receivedAt)
+            return (state.groups, state.log.retainedFootprint - footprintBefore, upstreamID == nil)
         }
         self.metrics.eventReceived(idInjected: injectedID)
         self.registry.replayBytesChanged(by: footprintChange)
@@ -203,7 +207,7 @@ final class Generation: Sendable {
             }
             state.comments.append(
                 StreamComment(bytes: bytes, position: state.log.nextSequence, number: state.commentsReceived))
-            return Array(state.groups.values)
+            return state.groups
         }
         for group in groups {
             group.wake()
@@ -217,7 +221,7 @@ final class Generation: Sendable {
             state.lingerTimer?.cancel()
             state.lingerTimer = nil
             let action = error == nil ? state.machine.upstreamEnded() : state.machine.upstreamFailed()
-            return (Array(state.groups.values), action)
+            return (state.groups, action)
         }
         if let error {
             self.logger.notice("upstream stream failed", metadata: ["error": "\(error)", "key": "\(self.key)"])
@@ -265,7 +269,7 @@ final class Generation: Sendable {
     private func lingerExpired() {
         let action = self.state.withLockedValue { $0.machine.lingerExpired() }
         self.perform(action)
-        for group in self.state.withLockedValue({ Array($0.groups.values) }) {
+        for group in self.state.withLockedValue({ $0.groups }) {
             group.wake()
         }
     }
@@ -327,7 +331,7 @@ final class Generation: Sendable {
                 upstream: state.answer.map(UpstreamAnswerReport.init(answer:)),
                 clients: []
             )
-            return (report, Array(state.groups.values))
+            return (report, state.groups)
         }
         let clients = EventLoopFuture.whenAllSucceed(groups.map { $0.reports() }, on: self.eventLoop)
         return clients.map { clients in

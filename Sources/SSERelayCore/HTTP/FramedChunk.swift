@@ -16,19 +16,35 @@ public struct FramedChunk: Sendable, Hashable {
 
     /// Frames `payload`, copying it once into a buffer with room for the size line and CRLF.
     public init(payload: ByteBuffer, allocator: ByteBufferAllocator = ByteBufferAllocator()) {
-        let size = payload.readableBytes
+        self.init(payloadCapacity: payload.readableBytes, allocator: allocator) { buffer in
+            buffer.writeImmutableBuffer(payload)
+        }
+    }
+
+    /// Frames what `writePayload` writes, in the one buffer it is written to: room for the
+    /// longest size line is kept in front of the payload, and the size line is put right
+    /// before the payload once its length is known, so nothing is copied.
+    public init(
+        payloadCapacity: Int, allocator: ByteBufferAllocator = ByteBufferAllocator(),
+        writePayload: (inout ByteBuffer) -> Void
+    ) {
+        var framed = allocator.buffer(capacity: Self.maxFramingBytes + payloadCapacity)
+        framed.writeRepeatingByte(0, count: Self.maxSizeLineBytes)
+        let payloadStart = framed.writerIndex
+        writePayload(&framed)
+        let size = framed.writerIndex - payloadStart
         guard size > 0 else {
-            self.framed = payload
+            self.framed = ByteBuffer()
             self.sizeLineLength = 0
             return
         }
-        var framed = allocator.buffer(capacity: size + Self.maxFramingBytes)
-        framed.writeString(String(size, radix: 16))
         framed.writeStaticString("\r\n")
-        self.sizeLineLength = UInt8(framed.readableBytes)
-        framed.writeImmutableBuffer(payload)
-        framed.writeStaticString("\r\n")
+        let sizeLine = String(size, radix: 16) + "\r\n"
+        let sizeLineStart = payloadStart - sizeLine.utf8.count
+        framed.setString(sizeLine, at: sizeLineStart)
+        framed.moveReaderIndex(to: sizeLineStart)
         self.framed = framed
+        self.sizeLineLength = UInt8(sizeLine.utf8.count)
     }
 
     /// The bytes alone: a view into ``framed``'s storage, not a copy.
@@ -44,6 +60,8 @@ public struct FramedChunk: Sendable, Hashable {
         self.sizeLineLength > 0 ? self.framed.readableBytes - Int(self.sizeLineLength) - 2 : 0
     }
 
-    /// The size line and the CRLF after the payload, for any size an `Int` holds (16 hex digits).
-    static let maxFramingBytes = 16 + 2 + 2
+    /// The longest size line: 16 hex digits (any size an `Int` holds) and CRLF.
+    static let maxSizeLineBytes = 16 + 2
+    /// The size line and the CRLF after the payload, at most.
+    static let maxFramingBytes = maxSizeLineBytes + 2
 }

@@ -36,11 +36,22 @@ public struct EventStreamWriter: Sendable {
     /// The event as clients receive it. With `relayID`, the event's own `id` lines are dropped
     /// and `id: <relayID>` is written last; without, its lines pass as they are.
     public func encode(_ event: ServerSentEvent, relayID: String?, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: self.encodedCapacity(of: event, relayID: relayID))
+        self.write(event, relayID: relayID, into: &buffer)
+        return buffer
+    }
+
+    /// What ``write(_:relayID:into:)`` writes at most: every line and the relay id.
+    public func encodedCapacity(of event: ServerSentEvent, relayID: String?) -> Int {
         var capacity = relayID.map { $0.utf8.count + 5 } ?? 0
         for line in event.lines {
             capacity += line.raw.count + 1
         }
-        var buffer = allocator.buffer(capacity: capacity + 1)
+        return capacity + 1
+    }
+
+    /// Appends the event as clients receive it to `buffer` (see ``encode(_:relayID:allocator:)``).
+    public func write(_ event: ServerSentEvent, relayID: String?, into buffer: inout ByteBuffer) {
         for line in event.lines {
             if relayID != nil, line.field == "id" { continue }
             if self.dropsUpstreamRetry, line.field == "retry" { continue }
@@ -48,10 +59,11 @@ public struct EventStreamWriter: Sendable {
             buffer.writeInteger(UInt8(ascii: "\n"))
         }
         if let relayID {
-            buffer.writeString("id: \(relayID)\n")
+            buffer.writeStaticString("id: ")
+            buffer.writeString(relayID)
+            buffer.writeInteger(UInt8(ascii: "\n"))
         }
         buffer.writeInteger(UInt8(ascii: "\n"))
-        return buffer
     }
 
     /// A comment line from the upstream, passed to live clients.

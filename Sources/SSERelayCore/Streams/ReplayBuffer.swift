@@ -77,18 +77,26 @@ public struct ReplayBuffer: Sendable {
     public mutating func append(
         id: String?, bytes: ByteBuffer, receivedAt: NIODeadline = .now()
     ) -> (sequence: Int, evictedBytes: Int) {
+        self.append(id: id, chunk: FramedChunk(payload: bytes), receivedAt: receivedAt)
+    }
+
+    /// Appends an event already framed as a chunk (see ``append(id:bytes:receivedAt:)``).
+    @discardableResult
+    public mutating func append(
+        id: String?, chunk: FramedChunk, receivedAt: NIODeadline = .now()
+    ) -> (sequence: Int, evictedBytes: Int) {
         let sequence = self.nextSequence
         self.nextSequence += 1
+        let bytes = chunk.payloadLength
         let entry = Entry(
-            sequence: sequence, id: id, chunk: FramedChunk(payload: bytes), offset: self.appendedBytes,
-            receivedAt: receivedAt)
+            sequence: sequence, id: id, chunk: chunk, offset: self.appendedBytes, receivedAt: receivedAt)
         self.entries.append(entry)
         self.retainedFootprint += Self.footprint(of: entry)
         if let id {
             self.sequenceByID[id] = sequence
         }
-        self.appendedBytes += bytes.readableBytes
-        self.retainedBytes += bytes.readableBytes
+        self.appendedBytes += bytes
+        self.retainedBytes += bytes
         var evicted = 0
         // The newest event stays even when it alone exceeds `maxBytes`: live clients still get it.
         while self.entries.count > self.maxEvents || (self.retainedBytes > self.maxBytes && self.entries.count > 1) {
