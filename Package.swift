@@ -70,6 +70,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Micro-benchmarks of the core (issue 7): `swift run -c release sse-relay-microbench`.
+        .executableTarget(
+            name: "sse-relay-microbench",
+            dependencies: [
+                "SSERelayCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "bench/Micro",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SSERelayCoreTests",
             dependencies: [
