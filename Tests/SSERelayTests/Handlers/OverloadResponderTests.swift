@@ -62,6 +62,13 @@ struct OverloadResponderTests {
             )
             self.channel.connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: 1), promise: nil)
         }
+
+        /// Closes the channel and cancels the responder's scheduled close. An open
+        /// `EmbeddedChannel` (and a loop holding a task that captures it) stays alive in a
+        /// reference cycle, which `swift test --sanitize=address` reports as leaked.
+        func finish() {
+            _ = try? self.channel.finish(acceptAlreadyClosed: true)
+        }
     }
 
     /// A response split into its parts, by hand rather than by NIO's parser, so that the exact
@@ -93,6 +100,7 @@ struct OverloadResponderTests {
     @Test("on connect it writes exactly one 503 that names the limit", arguments: [1, 42, 50_000])
     func writesOne503(limit: Int) throws {
         let connection = try Connection(limit: limit)
+        defer { connection.finish() }
         let written = try #require(try connection.channel.readOutbound(as: ByteBuffer.self))
         #expect(try connection.channel.readOutbound(as: ByteBuffer.self) == nil, "more than one write")
 
@@ -113,6 +121,7 @@ struct OverloadResponderTests {
     @Test("after the response it closes its output only, and passes channelActive on")
     func halfClosesAfterWriting() throws {
         let connection = try Connection(limit: 3)
+        defer { connection.finish() }
         #expect(try connection.channel.readOutbound(as: ByteBuffer.self) != nil)
         #expect(connection.closes.modes == [.output])
         #expect(connection.channel.isActive)
@@ -122,6 +131,7 @@ struct OverloadResponderTests {
     @Test("what the client sends is discarded")
     func inboundIsDiscarded() throws {
         let connection = try Connection(limit: 3)
+        defer { connection.finish() }
         _ = try connection.channel.readOutbound(as: ByteBuffer.self)
 
         try connection.channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: a\r\n\r\n"))
@@ -136,6 +146,7 @@ struct OverloadResponderTests {
     @Test("it closes the connection once the linger time has passed")
     func closesAfterLinger() throws {
         let connection = try Connection(limit: 3)
+        defer { connection.finish() }
         #expect(connection.channel.isActive)
 
         connection.loop.advanceTime(by: OverloadResponder.lingerTime - .nanoseconds(1))
@@ -157,6 +168,7 @@ struct OverloadResponderTests {
     func errorCloses() throws {
         struct Boom: Error {}
         let connection = try Connection(limit: 3)
+        defer { connection.finish() }
         connection.channel.pipeline.fireErrorCaught(Boom())
         #expect(!connection.channel.isActive)
         #expect(connection.closes.modes.last == .all)

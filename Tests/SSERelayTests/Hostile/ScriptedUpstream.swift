@@ -6,54 +6,65 @@ import NIOPosix
 /// What each connection received and whether it saw the relay close it are recorded.
 final class ScriptedUpstream: Sendable {
     typealias Script = @Sendable (_ connection: ScriptedUpstreamConnection, _ index: Int) async throws -> Void
+    private typealias Connection = NIOAsyncChannel<ByteBuffer, ByteBuffer>
 
     let port: Int
     let log: ScriptedUpstreamLog
-    private let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+    private let server: any Channel
+    private let accepted: AsyncStream<Connection>.Continuation
     private let acceptLoop: Task<Void, Never>
 
     private init(
-        port: Int, log: ScriptedUpstreamLog, server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>,
+        port: Int, log: ScriptedUpstreamLog, server: any Channel, accepted: AsyncStream<Connection>.Continuation,
         acceptLoop: Task<Void, Never>
     ) {
         self.port = port
         self.log = log
         self.server = server
+        self.accepted = accepted
         self.acceptLoop = acceptLoop
     }
 
     /// Starts listening; `script` runs once per connection (index 0, 1, … in accept order).
+    ///
+    /// Every accepted connection gets `executeThenClose`, however late it arrives: NIO traps
+    /// on a `NIOAsyncChannel` dropped without it ("Deinited NIOAsyncWriter without calling
+    /// finish()"). NIO's own async `bind` can drop one, when its accept stream ends (listener
+    /// closed, or the loop cancelled) while a connection is being accepted (swift-nio issues
+    /// 2637 and 3481), so connections come through a stream of this type's own instead: one
+    /// that is never cancelled, and whose late arrivals are closed here.
     static func start(_ script: @escaping Script) async throws -> ScriptedUpstream {
+        let (connections, accepted) = AsyncStream<Connection>.makeStream()
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .bind(host: "127.0.0.1", port: 0) { channel in
+            .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    let connection = try Connection(wrappingChannelSynchronously: channel)
+                    if case .terminated = accepted.yield(connection) {
+                        // Accepted after stop(): closed without a script.
+                        Task { try? await connection.executeThenClose { _, _ in } }
+                    }
                 }
             }
+            .bind(host: "127.0.0.1", port: 0).get()
         let log = ScriptedUpstreamLog()
         let acceptLoop = Task {
             await withDiscardingTaskGroup { group in
-                do {
-                    try await server.executeThenClose { inbound in
-                        var index = 0
-                        for try await child in inbound {
-                            let connectionIndex = index
-                            index += 1
-                            group.addTask {
-                                await Self.serve(child, index: connectionIndex, log: log, script: script)
-                            }
-                        }
+                var index = 0
+                // Ends when stop() finishes the stream, after every connection yielded before.
+                for await connection in connections {
+                    let connectionIndex = index
+                    index += 1
+                    group.addTask {
+                        await Self.serve(connection, index: connectionIndex, log: log, script: script)
                     }
-                } catch {
-                    // The listener closed: the test is over.
                 }
                 group.cancelAll()
             }
         }
         return ScriptedUpstream(
-            port: server.channel.localAddress?.port ?? 0, log: log, server: server, acceptLoop: acceptLoop)
+            port: server.localAddress?.port ?? 0, log: log, server: server, accepted: accepted, acceptLoop: acceptLoop)
     }
 
     private static func serve(
@@ -75,10 +86,15 @@ final class ScriptedUpstream: Sendable {
     var url: String { "127.0.0.1:\(self.port)" }
 
     /// Stops listening and ends every connection.
+    ///
+    /// The accept loop is not cancelled: a cancelled loop would drop the connections yielded
+    /// to it and not yet taken (see ``start(_:)``). ``ScriptedUpstreamLog/closeAll()`` closes
+    /// the open connections and those that open after it, so every script ends; finishing the
+    /// stream ends the loop once it has taken every connection accepted before.
     func stop() async {
-        self.acceptLoop.cancel()
-        try? await self.server.channel.close()
         await self.log.closeAll()
+        try? await self.server.close()
+        self.accepted.finish()
         await self.acceptLoop.value
     }
 }
@@ -91,14 +107,19 @@ actor ScriptedUpstreamLog {
     private(set) var finished: Set<Int> = []
 
     private var channels: [Int: any Channel] = [:]
+    private var closing = false
 
+    /// Records a connection as its script starts; closes it at once after ``closeAll()``.
     func opened(_ index: Int, channel: any Channel) {
         self.openedCount += 1
         self.channels[index] = channel
+        if self.closing { channel.close(promise: nil) }
     }
 
-    /// Closes every connection still open, so scripts blocked on a read end.
+    /// Closes every connection still open, and every one that opens from now on, so scripts
+    /// blocked on a read end.
     func closeAll() {
+        self.closing = true
         for channel in self.channels.values { channel.close(promise: nil) }
     }
     func closed(_ index: Int) { self.finished.insert(index) }
