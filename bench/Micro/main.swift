@@ -32,24 +32,14 @@ guard sampleEvents.count == 1000 else { fatalError("the sample stream parsed to 
 let writer = EventStreamWriter(dropsUpstreamRetry: true)
 let relayID = RelayEventID(generation: "0123456789abcdef", sequence: 123_456).description
 
-/// A generation as ``StreamRequestResolution`` sees it, backed by a real ``ReplayBuffer``.
-struct BufferedGeneration: ResumableGeneration {
-    let token: String
-    let isUpstreamOpen: Bool
-    let log: ReplayBuffer
-    var firstSequence: Int { self.log.firstSequence }
-    var nextSequence: Int { self.log.nextSequence }
-    func sequence(ofID id: String) -> Int? { self.log.sequence(ofID: id) }
-}
-
 var upstreamIDLog = ReplayBuffer(maxEvents: 10_000, maxBytes: 1 << 30)
 for index in 0..<10_000 {
     let event = sampleEvents[index % sampleEvents.count]
     upstreamIDLog.append(id: "evt-\(index)", bytes: writer.encode(event, relayID: nil, allocator: .init()))
 }
 let generations = [
-    BufferedGeneration(token: "0123456789abcdef", isUpstreamOpen: false, log: upstreamIDLog),
-    BufferedGeneration(token: "fedcba9876543210", isUpstreamOpen: true, log: upstreamIDLog),
+    GenerationSnapshot(token: "0123456789abcdef", isUpstreamOpen: false, log: upstreamIDLog),
+    GenerationSnapshot(token: "fedcba9876543210", isUpstreamOpen: true, log: upstreamIDLog),
 ]
 
 var lookupCounter = 0

@@ -357,14 +357,3 @@ extension UpstreamAnswerReport {
         }
     }
 }
-
-/// A generation as ``StreamRequestResolution`` reads it, taken under the generation's lock.
-struct GenerationSnapshot: ResumableGeneration {
-    let token: String
-    let isUpstreamOpen: Bool
-    let log: ReplayBuffer
-
-    var firstSequence: Int { self.log.firstSequence }
-    var nextSequence: Int { self.log.nextSequence }
-    func sequence(ofID id: String) -> Int? { self.log.sequence(ofID: id) }
-}
