@@ -125,7 +125,8 @@ public final class RelayMetrics: Sendable {
             "events_replayed", "SSE events written to joining or resuming clients from the replay buffer.")
         self.idsInjected = counter("ids_injected", "SSE events given a relay id.")
         self.slowClientsDropped = counter(
-            "slow_clients_dropped", "Stream clients disconnected for lagging beyond limits.clientQueueBytes.")
+            "slow_clients_dropped",
+            "Stream clients disconnected for lagging beyond limits.clientQueueBytes or behind their replay buffer.")
         self.connectionsRefused = counter(
             "connections_refused", "Client connections answered 503 over limits.maxConnections.")
         self.streamClients = gauge("stream_clients", "", "Connected stream clients.")
@@ -197,9 +198,13 @@ public final class RelayMetrics: Sendable {
         }
     }
 
-    func slowClientDropped() {
+    /// Counts a stream client dropped for lagging; `overQueueLimit` when the lag passed
+    /// `limits.clientQueueBytes` (a limit hit), not when the replay buffer evicted its position.
+    func slowClientDropped(overQueueLimit: Bool) {
         self.slowClientsDropped.increment()
-        self.limitReached(.clientQueueBytes)
+        if overQueueLimit {
+            self.limitReached(.clientQueueBytes)
+        }
     }
 
     /// Counts a hit of `limit`.

@@ -182,7 +182,7 @@ final class StreamSubscriber {
                 let batch = self.group.batch(
                     of: self.generation, from: self.cursor, limit: Self.batchSize, commentsSeen: self.commentsSeen)
             else {
-                self.drop("its position was evicted from the replay buffer")
+                self.drop("its position was evicted from the replay buffer", overQueueLimit: false)
                 return
             }
             var comments = batch.comments[...]
@@ -215,13 +215,14 @@ final class StreamSubscriber {
             }
         }
         guard let lag = self.generation.lag(from: self.cursor) else {
-            self.drop("its position was evicted from the replay buffer")
+            self.drop("its position was evicted from the replay buffer", overQueueLimit: false)
             return
         }
         let allowance = self.lagAllowance ?? max(self.clientQueueBytes, lag)
         if lag > allowance {
             self.drop(
-                "its socket is full and it lags \(lag) bytes behind (limits.clientQueueBytes \(self.clientQueueBytes))")
+                "its socket is full and it lags \(lag) bytes behind (limits.clientQueueBytes \(self.clientQueueBytes))",
+                overQueueLimit: true)
         } else {
             self.lagAllowance = max(self.clientQueueBytes, lag)
         }
@@ -259,9 +260,11 @@ final class StreamSubscriber {
         self.writer?.finishStream()
     }
 
-    private func drop(_ reason: String) {
+    /// Drops a client that fell too far behind: over `limits.clientQueueBytes`
+    /// (`overQueueLimit`), or behind the oldest event its replay buffer still holds.
+    private func drop(_ reason: String, overQueueLimit: Bool) {
         self.generation.logger.notice("dropping a slow stream client", metadata: ["reason": "\(reason)"])
-        self.generation.metrics.slowClientDropped()
+        self.generation.metrics.slowClientDropped(overQueueLimit: overQueueLimit)
         self.stop()
         self.writer?.abortStream(reason: reason)
     }

@@ -169,6 +169,27 @@ struct HostileClientTests {
             try await metrics.waitForNoClients()
         }
     }
+
+    @Test("a stream client left behind the replay buffer is dropped and counted, not as a clientQueueBytes hit")
+    func clientBehindReplayBuffer() async throws {
+        try await withRelay({
+            $0.limits.clientQueueBytes = 64 << 20
+            $0.streams[0].replay.maxEvents = 300
+        }) { relay in
+            let metrics = RelayMetricsProbe(relay: relay)
+            // 1,500 events of 4 KiB: the stalled client's socket holds a few of them, so its
+            // position leaves the 300 retained events long before its lag reaches 64 MiB.
+            let path = "/api/conversation/\(self.conversation())/stream?events=1500&interval=2&size=4096"
+            try await RawTestConnection.withConnection(to: relay.address, receiveBufferSize: 4096) { stalled in
+                try await stalled.write("GET \(path) HTTP/1.1\r\nHost: a\r\nAccept: text/event-stream\r\n\r\n")
+                _ = try await stalled.read(until: "\r\n\r\n")
+                try await metrics.wait("sse_relay_slow_clients_dropped_total", toBe: 1, within: 20)
+                #expect(try metrics.value("sse_relay_limit_hits_total", ["limit": "limits.clientQueueBytes"]) == 0)
+                #expect(!(try await stalled.readToEnd()).hasSuffix("0\r\n\r\n"))
+            }
+            try await metrics.waitForNoClients()
+        }
+    }
 }
 
 /// Bytes a concurrently running writer has sent.
