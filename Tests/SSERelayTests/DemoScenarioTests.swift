@@ -1,6 +1,6 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import SSERelayCore
-import Synchronization
 import Testing
 
 @testable import SSERelay
@@ -11,9 +11,10 @@ import Testing
 struct DemoScenarioTests {
     /// Collects the account's lines.
     final class Account: Sendable {
-        private let lines = Mutex<[String]>([])
-        var text: String { self.lines.withLock { $0.joined(separator: "\n") } }
-        func append(_ line: String) { self.lines.withLock { $0.append(line) } }
+        /// Pthread-based, so ThreadSanitizer sees it (it does not see `Synchronization.Mutex`).
+        private let lines = NIOLockedValueBox<[String]>([])
+        var text: String { self.lines.withLockedValue { $0.joined(separator: "\n") } }
+        func append(_ line: String) { self.lines.withLockedValue { $0.append(line) } }
     }
 
     /// Runs the scenario against a demo backend with `tokenInterval` and a relay in front of it.
@@ -39,9 +40,10 @@ struct DemoScenarioTests {
 
     @Test("one upstream stream for two tabs, a drop and two reconnects; identical transcripts; 204 at the end")
     func outcome() async throws {
-        // 16 words 80 ms apart: B joins after A's 3rd word and A drops after its 6th, each with
-        // most of a second of the answer to go, so both find the stream still running.
-        let (outcome, account) = try await self.runScenario(tokenInterval: .milliseconds(80))
+        // 16 words 250 ms apart: B joins after A's 3rd word and A drops after its 6th, each with
+        // seconds of the answer to go, so both find the stream still running even on a busy
+        // machine under a sanitizer (80 ms apart was once too little there).
+        let (outcome, account) = try await self.runScenario(tokenInterval: .milliseconds(250))
 
         #expect(outcome.upstreamStreams == 1)
         #expect(outcome.requests == 5)

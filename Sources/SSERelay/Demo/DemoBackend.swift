@@ -1,7 +1,7 @@
+import NIOConcurrencyHelpers
 public import NIOCore
 import NIOHTTP1
 public import NIOPosix
-import Synchronization
 
 /// The backend of `sse-relay demo`: a stand-in for a chat backend that starts an LLM completion
 /// on every `GET /api/conversation/:id/stream`, streams it as SSE frames without ids, and counts
@@ -63,16 +63,17 @@ public final class DemoBackend: Sendable {
 
 /// Completions started per conversation, across the demo backend's connections.
 final class DemoStartCounter: Sendable {
-    private let counts = Mutex<[String: Int]>([:])
+    /// Pthread-based (not `Synchronization.Mutex`, which ThreadSanitizer cannot see on Linux).
+    private let counts = NIOLockedValueBox<[String: Int]>([:])
 
     func start(_ conversation: String) -> Int {
-        self.counts.withLock { counts in
+        self.counts.withLockedValue { counts in
             counts[conversation, default: 0] += 1
             return counts[conversation, default: 0]
         }
     }
 
     func count(_ conversation: String) -> Int {
-        self.counts.withLock { $0[conversation] ?? 0 }
+        self.counts.withLockedValue { $0[conversation] ?? 0 }
     }
 }

@@ -1,4 +1,4 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Writes `sse-relay demo`'s account of what happens, one line at a time, each stamped with the
 /// time since the scenario began and the tabs it is about:
@@ -29,7 +29,9 @@ public final class DemoNarrator: Sendable {
 
     private let output: @Sendable (String) -> Void
     private let start: ContinuousClock.Instant
-    private let state = Mutex(State())
+    /// A pthread-based lock rather than `Synchronization.Mutex`: ThreadSanitizer does not see
+    /// `Mutex`'s futex on Linux, so it reported every access under it as a race.
+    private let state = NIOLockedValueBox(State())
 
     /// - Parameter output: receives each line, without a line ending.
     public init(output: @escaping @Sendable (String) -> Void) {
@@ -40,7 +42,7 @@ public final class DemoNarrator: Sendable {
     /// A line of the running account about `tab` (or about no tab in particular).
     func event(_ tab: String?, _ text: String) {
         let stamp = self.stamp()
-        self.state.withLock { state in
+        self.state.withLockedValue { state in
             self.flush(&state)
             self.output(self.line(stamp: stamp, tabs: tab.map { [$0] } ?? [], text))
         }
@@ -49,7 +51,7 @@ public final class DemoNarrator: Sendable {
     /// `tab` received events: `label` numbers them, `words` is what they say.
     func received(_ tab: String, label: String, words: String) {
         let stamp = self.stamp()
-        self.state.withLock { state in
+        self.state.withLockedValue { state in
             if var pending = state.pending, pending.label == label, pending.words == words,
                 !pending.tabs.contains(tab)
             {
@@ -67,19 +69,19 @@ public final class DemoNarrator: Sendable {
 
     /// `tab`'s stream opened: its events are now expected with the others'.
     func streamOpened(_ tab: String) {
-        self.state.withLock { _ = $0.streaming.insert(tab) }
+        self.state.withLockedValue { _ = $0.streaming.insert(tab) }
     }
 
     /// `tab`'s stream ended or dropped.
     func streamClosed(_ tab: String) {
-        self.state.withLock { state in
+        self.state.withLockedValue { state in
             _ = state.streaming.remove(tab)
         }
     }
 
     /// A line outside the running account: headings, results, instructions.
     func say(_ text: String = "") {
-        self.state.withLock { state in
+        self.state.withLockedValue { state in
             self.flush(&state)
             self.output(text)
         }

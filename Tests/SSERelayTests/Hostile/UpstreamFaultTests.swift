@@ -233,16 +233,24 @@ struct HostileUpstreamFaultTests {
 
     @Test("an upstream that closes a reused keep-alive connection: GET retried, POST with a body not")
     func closedOnReuse() async throws {
-        try await self.withScriptedRelay({ connection, _ in
-            var served = 0
-            while try await connection.readRequest() != nil, served == 0 {
-                served += 1
-                try await connection.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        try await self.withScriptedRelay(
+            { connection, _ in
+                var served = 0
+                while try await connection.readRequest() != nil, served == 0 {
+                    served += 1
+                    try await connection.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                }
+                // Returning closes the connection the moment its second request arrived.
+            },
+            {
+                // Generous: under a sanitizer on a busy machine a loopback connect has taken
+                // longer than the default 2 s.
+                $0.upstream.connectTimeoutSeconds = 10
             }
-            // Returning closes the connection the moment its second request arrived.
-        }) { relay, upstream in
+        ) { relay, upstream in
             try await HTTPTestConnection.withConnection(to: relay.address) { connection in
-                #expect(try await connection.request(.GET, "/first").text == "ok")
+                let first = try await connection.request(.GET, "/first")
+                #expect(first.text == "ok", "status \(first.status): \(first.text)")
                 // Reuses the pooled connection, which closes: a POST with a body is not retried.
                 let post = try await connection.request(.POST, "/second", body: ByteBuffer(string: "abc"))
                 #expect(post.status == .badGateway)
