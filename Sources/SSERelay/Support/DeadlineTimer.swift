@@ -16,6 +16,8 @@ final class DeadlineTimer {
     private var onExpiry: (() -> Void)?
     /// The one scheduled task, and when it fires.
     private var pending: (task: Scheduled<Void>, firesAt: NIODeadline)?
+    /// Set by ``invalidate()``: the owner is gone, and arming does nothing any more.
+    private var isInvalidated = false
 
     init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
@@ -23,6 +25,7 @@ final class DeadlineTimer {
 
     /// Arms the timer to call `onExpiry` after `delay`, replacing any earlier arming.
     func arm(in delay: TimeAmount, _ onExpiry: @escaping () -> Void) {
+        guard !self.isInvalidated else { return }
         let deadline = self.eventLoop.now + delay
         self.deadline = deadline
         self.onExpiry = onExpiry
@@ -40,8 +43,10 @@ final class DeadlineTimer {
         self.onExpiry = nil
     }
 
-    /// Disarms the timer and drops its scheduled task: for when its owner goes away.
+    /// Disarms the timer for good and drops its scheduled task: for when its owner goes away
+    /// (a late arming would otherwise keep the owner alive until the task fires).
     func invalidate() {
+        self.isInvalidated = true
         self.cancel()
         self.pending?.task.cancel()
         self.pending = nil

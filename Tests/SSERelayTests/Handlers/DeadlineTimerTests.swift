@@ -80,13 +80,16 @@ struct DeadlineTimerTests {
         #expect(expiries.times == [start + .seconds(15)])
     }
 
-    @Test("invalidated, it does not fire")
+    @Test("invalidated, it does not fire, and arming it again does nothing")
     func invalidate() {
         let loop = EmbeddedEventLoop()
         let timer = DeadlineTimer(eventLoop: loop)
         let expiries = Expiries()
         timer.arm(in: .seconds(5)) { expiries.times.append(loop.now) }
         timer.invalidate()
+        loop.advanceTime(by: .seconds(10))
+        #expect(expiries.times.isEmpty)
+        timer.arm(in: .seconds(1)) { expiries.times.append(loop.now) }
         loop.advanceTime(by: .seconds(10))
         #expect(expiries.times.isEmpty)
     }
