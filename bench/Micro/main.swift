@@ -58,10 +58,7 @@ let measurements = [
     Measurement(name: "encode an event with its relay id, framed as a chunk", unitsPerCall: 1, unit: "events") {
         lookupCounter &+= 1
         let event = sampleEvents[lookupCounter % sampleEvents.count]
-        let chunk = FramedChunk(payloadCapacity: writer.encodedCapacity(of: event, relayID: relayID)) {
-            writer.write(event, relayID: relayID, into: &$0)
-        }
-        return chunk.framed.readableBytes
+        return writer.encodeChunk(event, relayID: relayID).framed.readableBytes
     },
     Measurement(name: "replay buffer append (full at 10,000: one eviction each)", unitsPerCall: 1, unit: "events") {
         appendLog.append(id: nil, chunk: framedSample).sequence

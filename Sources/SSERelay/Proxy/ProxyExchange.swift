@@ -24,9 +24,8 @@ final class ProxyExchange {
     var requestEnded = false
     /// How many upstream connections were tried (a reused one that was found closed is retried once).
     var attempts = 0
-    /// Fires `504` when the upstream is too slow to answer a fully sent request.
-    /// The connection's response timer while it is armed for this exchange (see
-    /// ``cancelTimers()``).
+    /// Fires `504` when the upstream is too slow to answer a fully sent request: the
+    /// connection's response timer, while it is armed for this exchange.
     var responseTimer: DeadlineTimer?
     /// Ends the exchange when the client stops sending its request body.
     var bodyTimer: Scheduled<Void>?
@@ -70,11 +69,16 @@ final class ProxyExchange {
 
     var responseStarted: Bool { self.responseStatus != nil }
 
-    /// Disarms the timers armed for this exchange. The response timer belongs to the
-    /// connection and serves its next exchange too, so this exchange lets go of it.
+    /// Disarms the timers armed for this exchange.
     func cancelTimers() {
+        self.cancelResponseTimer()
+        self.bodyTimer?.cancel()
+    }
+
+    /// Disarms the response timer. It belongs to the connection and serves its next exchange
+    /// too, so this exchange lets go of it.
+    func cancelResponseTimer() {
         self.responseTimer?.cancel()
         self.responseTimer = nil
-        self.bodyTimer?.cancel()
     }
 }

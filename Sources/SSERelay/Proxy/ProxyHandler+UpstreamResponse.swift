@@ -8,8 +8,7 @@ import SSERelayCore
 extension ProxyHandler: UpstreamResponseReceiver {
     func upstream(_ connection: UpstreamConnection, didReceiveHead head: HTTPResponseHead) {
         guard let context = self.context, let exchange = self.exchange(using: connection) else { return }
-        exchange.responseTimer?.cancel()
-        exchange.responseTimer = nil
+        exchange.cancelResponseTimer()
         exchange.upstreamHeadTime = .now()
         if self.settings.logHeaders {
             self.logger.info("response headers", metadata: .redactedHeaders(head.headers))

@@ -183,9 +183,7 @@ final class Generation: Sendable {
             let sequence = state.log.nextSequence
             let upstreamID = self.route.ids == .auto ? event.upstreamID : nil
             let relayID = upstreamID == nil ? RelayEventID(generation: self.token, sequence: sequence).description : nil
-            let chunk = FramedChunk(payloadCapacity: self.writer.encodedCapacity(of: event, relayID: relayID)) {
-                self.writer.write(event, relayID: relayID, into: &$0)
-            }
+            let chunk = self.writer.encodeChunk(event, relayID: relayID)
             let footprintBefore = state.log.retainedFootprint
             state.log.append(id: upstreamID, chunk: chunk, receivedAt: receivedAt)
             return (state.groups, state.log.retainedFootprint - footprintBefore, upstreamID == nil)

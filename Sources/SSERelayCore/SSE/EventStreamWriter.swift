@@ -41,8 +41,16 @@ public struct EventStreamWriter: Sendable {
         return buffer
     }
 
+    /// The event as clients receive it (see ``encode(_:relayID:allocator:)``), encoded straight
+    /// into its HTTP chunk: what the replay buffer keeps and every client is sent.
+    public func encodeChunk(_ event: ServerSentEvent, relayID: String?) -> FramedChunk {
+        FramedChunk(payloadCapacity: self.encodedCapacity(of: event, relayID: relayID)) {
+            self.write(event, relayID: relayID, into: &$0)
+        }
+    }
+
     /// What ``write(_:relayID:into:)`` writes at most: every line and the relay id.
-    public func encodedCapacity(of event: ServerSentEvent, relayID: String?) -> Int {
+    private func encodedCapacity(of event: ServerSentEvent, relayID: String?) -> Int {
         var capacity = relayID.map { $0.utf8.count + 5 } ?? 0
         for line in event.lines {
             capacity += line.raw.count + 1
@@ -51,7 +59,7 @@ public struct EventStreamWriter: Sendable {
     }
 
     /// Appends the event as clients receive it to `buffer` (see ``encode(_:relayID:allocator:)``).
-    public func write(_ event: ServerSentEvent, relayID: String?, into buffer: inout ByteBuffer) {
+    private func write(_ event: ServerSentEvent, relayID: String?, into buffer: inout ByteBuffer) {
         for line in event.lines {
             if relayID != nil, line.field == "id" { continue }
             if self.dropsUpstreamRetry, line.field == "retry" { continue }

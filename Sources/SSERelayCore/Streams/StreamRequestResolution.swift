@@ -8,7 +8,8 @@ public protocol ResumableGeneration {
     var firstSequence: Int { get }
     /// The sequence number the next event will get.
     var nextSequence: Int { get }
-    /// The latest retained event with this id (relay or upstream), if any.
+    /// The latest retained event with this upstream id, if any (relay ids are parsed, see
+    /// ``RelayEventID``).
     func sequence(ofID id: String) -> Int?
 }
 
