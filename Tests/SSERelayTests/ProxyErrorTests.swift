@@ -24,7 +24,9 @@ struct ProxyErrorTests {
         await relay.stop()
         let response = try result.get()
         #expect(response.status == .badGateway)
-        #expect(response.text == "upstream http://127.0.0.1:\(port) refused the connection\n")
+        // The client is told what failed, never where the upstream is.
+        #expect(response.text == "upstream refused the connection\n")
+        #expect(!response.text.contains("127.0.0.1"))
         #expect(response.header("Content-Type") == "text/plain; charset=utf-8")
     }
 
@@ -172,7 +174,8 @@ extension ProxyErrorTests {
                     try await counter.wait(forRequests: 1)
                     let response = try await fetch(relay.address, .GET, "/hello")
                     #expect(response.status == .serviceUnavailable)
-                    #expect(response.text == "all 1 upstream connections of this worker stayed busy for 0.2 s\n")
+                    // The pool's size is the operator's business, not the client's.
+                    #expect(response.text == "upstream busy, try again\n")
                 }
                 // Released once the relay noticed the hanging client left: served again.
                 var after = try await fetch(relay.address, .GET, "/hello")

@@ -38,6 +38,9 @@ public final class RelayMetrics: Sendable {
         case abandoned
         /// Refused at `limits.maxGenerations` or `limits.maxClientsPerGeneration`.
         case overLimit = "over_limit"
+        /// Refused `429`: its client address started new generations faster than
+        /// `limits.streamStartsPerClientPerMinute`.
+        case rateLimited = "rate_limited"
     }
 
     /// A configured bound, the `limit` label of `limit_hits_total`.
@@ -49,6 +52,10 @@ public final class RelayMetrics: Sendable {
         case maxClientsPerGeneration = "limits.maxClientsPerGeneration"
         case clientQueueBytes = "limits.clientQueueBytes"
         case replayMemoryBytes = "limits.replayMemoryBytes"
+        case maxLingeringGenerations = "limits.maxLingeringGenerations"
+        case maxLingeringPerClient = "limits.maxLingeringPerClient"
+        case streamStartsPerClientPerMinute = "limits.streamStartsPerClientPerMinute"
+        case requestBodyTimeoutSeconds = "limits.requestBodyTimeoutSeconds"
     }
 
     /// What kind of request a completed exchange was, the `kind` label of `requests_total`.
@@ -62,6 +69,7 @@ public final class RelayMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
 
     private let upstreamStreamsStarted: Counter
+    private let generationsAbandoned: Counter
     private let eventsReceived: Counter
     private let eventsDelivered: Counter
     private let eventsReplayed: Counter
@@ -118,6 +126,9 @@ public final class RelayMetrics: Sendable {
         }
         self.upstreamStreamsStarted = counter(
             "upstream_streams_started", "Upstream stream requests started, one per generation.")
+        self.generationsAbandoned = counter(
+            "generations_abandoned",
+            "Generations whose upstream was cancelled at once because every client left before any event reached one.")
         self.eventsReceived = counter("events_received", "SSE events read from upstream streams.")
         self.eventsDelivered = counter(
             "events_delivered", "SSE events written to stream clients, replayed ones included.")
@@ -188,6 +199,11 @@ public final class RelayMetrics: Sendable {
 
     func upstreamStreamStarted() {
         self.upstreamStreamsStarted.increment()
+    }
+
+    /// Counts a generation cancelled because nobody stayed for any of its events.
+    func generationAbandoned() {
+        self.generationsAbandoned.increment()
     }
 
     /// Counts an event read from an upstream, and the relay id it was given, if any.

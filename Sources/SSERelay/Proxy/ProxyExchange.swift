@@ -20,6 +20,9 @@ final class ProxyExchange {
     var connection: UpstreamConnection?
     /// Request parts read before a connection was attached, sent once it is.
     var pendingParts = CircularBuffer<HTTPClientRequestPart>()
+    /// Whether the request body is being read into ``pendingParts`` before an upstream
+    /// connection is taken (`limits.requestBodyBufferBytes`).
+    var isBufferingBody = false
     /// Whether the client's request `.end` was read.
     var requestEnded = false
     /// How many upstream connections were tried (a reused one that was found closed is retried once).

@@ -12,16 +12,24 @@ extension ProxyHandler {
         for route in self.settings.streams {
             guard let key = StreamKey(route: route, target: request.uri, headers: request.headers) else { continue }
             let lastEventID = request.headers.first(name: "last-event-id")
+            let client = self.budgetAddress(of: request)
             let admission = self.registry.resolve(
-                key: key, route: route, lastEventID: lastEventID, eventLoop: context.eventLoop)
+                key: key, route: route, lastEventID: lastEventID, client: client, eventLoop: context.eventLoop)
             exchange.kind = .stream
             if exchange.request.version == .http1_0 {
                 exchange.keepAlive = false
             }
-            guard case .admitted(let resolution, let generation) = admission else {
-                if case .refused(let limit, let reason) = admission {
-                    self.refuseStream(exchange, route: route, limit: limit, reason: reason)
-                }
+            let resolution: StreamRequestResolution
+            let generation: Generation?
+            switch admission {
+            case .admitted(let admitted, let admittedGeneration):
+                resolution = admitted
+                generation = admittedGeneration
+            case .refused(let limit, let reason):
+                self.refuseStream(exchange, route: route, limit: limit, reason: reason)
+                return true
+            case .rateLimited(let retryAfterSeconds):
+                self.refuseRate(exchange, client: client, retryAfterSeconds: retryAfterSeconds)
                 return true
             }
             switch resolution {
@@ -54,6 +62,13 @@ extension ProxyHandler {
         return false
     }
 
+    /// The address the per-client budgets count `request` against: the last address of
+    /// `limits.clientAddressHeader` when that is set and present, else the peer's.
+    private func budgetAddress(of request: HTTPRequestHead) -> String? {
+        guard let name = self.settings.limits.clientAddressHeader else { return self.clientAddress }
+        return ProxyHeaderPolicy.lastForwardedAddress(in: request.headers[name]) ?? self.clientAddress
+    }
+
     private func subscribe(
         _ exchange: ProxyExchange, to generation: Generation?, cursor: Int, mode: StreamSubscriber.Mode,
         isReplayMiss: Bool = false
@@ -78,33 +93,49 @@ extension ProxyHandler {
 
     /// A stream request over a limit: answered like an unreachable upstream, per the route's
     /// `upstreamFailure` (`200` with `retry:` and a comment so `EventSource` comes back later,
-    /// or `503` with `Retry-After`), logged and counted.
+    /// or `503` with `Retry-After`), logged with the limit and counted. The client is told only
+    /// that the relay is at capacity.
     private func refuseStream(
         _ exchange: ProxyExchange, route: StreamRouteConfiguration, limit: RelayMetrics.Limit, reason: String
     ) {
-        guard let context = self.context else { return }
         self.registry.metrics.limitReached(limit)
         self.registry.metrics.record(.overLimit)
         exchange.outcome = "over_limit"
         self.logger.warning(
             "stream request refused", metadata: ["reason": "\(reason)", "path": "\(exchange.request.uri)"])
-        let head: HTTPResponseHead
-        var body = ByteBuffer()
-        switch route.upstreamFailure {
-        case .retry:
-            head = StreamResponseHead.failure(request: exchange.request, route: route)
-            if let retryMs = route.retryMs {
-                body.writeString("retry: \(retryMs)\n")
-            }
-            body.writeString(": refused: \(reason)\n\n")
-        case .status:
-            let response = ErrorResponse(
-                status: .serviceUnavailable, message: "stream refused: \(reason)", extraHeaders: [("Retry-After", "1")])
-            head = response.head(version: exchange.request.version, close: !exchange.keepAlive)
-            body = response.body(allocator: context.channel.allocator)
-        }
-        self.writeStreamHead(head)
-        self.writeStreamBody(body)
+        let answer = StreamFailureAnswer(
+            request: exchange.request, route: route, comment: "refused: the relay is at capacity",
+            status: .serviceUnavailable, extraHeaders: [("Retry-After", "1")], keepAlive: exchange.keepAlive)
+        self.writeStreamHead(answer.head)
+        self.writeStreamBody(answer.body)
+        self.finish(exchange)
+    }
+
+    /// `429 Too Many Requests` with `Retry-After`: the client's address starts new generations
+    /// faster than `limits.streamStartsPerClientPerMinute`. A status rather than a retry
+    /// stream on purpose: an `EventSource` stops at it, which is what a client starting
+    /// completions this fast should do.
+    private func refuseRate(_ exchange: ProxyExchange, client: String?, retryAfterSeconds: Int) {
+        guard let context = self.context else { return }
+        self.registry.metrics.limitReached(.streamStartsPerClientPerMinute)
+        self.registry.metrics.record(.rateLimited)
+        exchange.outcome = "rate_limited"
+        self.logger.notice(
+            "stream request rate limited",
+            metadata: [
+                "client": "\(client ?? "-")", "retry_after": "\(retryAfterSeconds)",
+                "limit": "\(RelayMetrics.Limit.streamStartsPerClientPerMinute.rawValue)",
+            ])
+        let response = ErrorResponse(
+            status: .tooManyRequests, message: "too many new streams, try again later",
+            extraHeaders: [("Retry-After", String(retryAfterSeconds))])
+        exchange.responseStatus = response.status
+        let body = response.body(allocator: context.channel.allocator)
+        exchange.bytesSent = body.readableBytes
+        context.write(
+            self.wrapOutboundOut(.head(response.head(version: exchange.request.version, close: !exchange.keepAlive))),
+            promise: nil)
+        context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         self.finish(exchange)
     }
 

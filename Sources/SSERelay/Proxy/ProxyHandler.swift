@@ -276,6 +276,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         if ProxyHeaderPolicy.requestHasBody(head) {
             self.armBodyTimer(for: exchange)
+            let buffer = self.settings.limits.requestBodyBufferBytes
+            let declared = head.headers.first(name: "content-length").flatMap(Int.init)
+            if buffer > 0, declared.map({ $0 <= buffer }) ?? true {
+                // Read the body first: a slow upload then holds only its own connection.
+                exchange.isBufferingBody = true
+                return
+            }
         }
         self.attachUpstream(to: exchange)
     }
@@ -293,25 +300,39 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Ends an exchange whose client stops sending its request body for
-    /// `limits.idleTimeoutSeconds`, so a stalled upload cannot hold an upstream connection.
+    /// `limits.idleTimeoutSeconds`, or has not sent all of it within
+    /// `limits.requestBodyTimeoutSeconds` of the head, however steadily it trickles: `408`.
+    /// A body that arrives one byte at a time therefore cannot hold the exchange (and, once
+    /// larger than the buffer, an upstream connection) for longer than the deadline.
     /// One timer per exchange, pushed back by the time of the last body part.
     private func armBodyTimer(for exchange: ProxyExchange, after delay: TimeAmount? = nil) {
         guard let context = self.context else { return }
-        let idle = TimeAmount.fractionalSeconds(self.settings.limits.idleTimeoutSeconds)
-        exchange.bodyTimer = context.eventLoop.assumeIsolated().scheduleTask(in: delay ?? idle) {
+        let limits = self.settings.limits
+        let idle = TimeAmount.fractionalSeconds(limits.idleTimeoutSeconds)
+        let deadline = exchange.startTime + .fractionalSeconds(limits.requestBodyTimeoutSeconds)
+        let firstDelay = delay ?? min(idle, deadline - .now())
+        exchange.bodyTimer = context.eventLoop.assumeIsolated().scheduleTask(in: firstDelay) {
             guard case .exchanging(let current) = self.state, current === exchange, !exchange.requestEnded else {
                 return
             }
-            let quiet = NIODeadline.now() - exchange.lastRequestProgress
-            guard quiet >= idle else {
-                return self.armBodyTimer(for: exchange, after: idle - quiet)
+            let now = NIODeadline.now()
+            let quiet = now - exchange.lastRequestProgress
+            let reason: String
+            if now >= deadline {
+                reason = "request body not complete within limits.requestBodyTimeoutSeconds"
+                self.registry.metrics.limitReached(.requestBodyTimeoutSeconds)
+            } else if quiet >= idle {
+                reason = "request body stalled for limits.idleTimeoutSeconds"
+            } else {
+                return self.armBodyTimer(for: exchange, after: min(idle - quiet, deadline - now))
             }
-            self.logger.notice("request body stalled", metadata: ["client": "\(self.clientAddress ?? "-")"])
-            self.abandon(
-                exchange,
-                answering: ErrorResponse(
-                    status: .requestTimeout,
-                    message: "request body stalled for \(self.settings.limits.idleTimeoutSeconds.secondsText)"))
+            self.logger.notice(
+                "request body timeout",
+                metadata: [
+                    "client": "\(self.clientAddress ?? "-")", "reason": "\(reason)",
+                    "received_bytes": "\(exchange.requestBodyBytes)",
+                ])
+            self.abandon(exchange, answering: ErrorResponse(status: .requestTimeout, message: "request body timeout"))
         }
     }
 
@@ -347,6 +368,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .end(let trailers):
             exchange.requestEnded = true
             upstreamPart = .end(trailers)
+        }
+        if exchange.isBufferingBody {
+            exchange.pendingParts.append(upstreamPart)
+            if exchange.requestEnded || exchange.requestBodyBytes > self.settings.limits.requestBodyBufferBytes {
+                exchange.isBufferingBody = false
+                self.attachUpstream(to: exchange)
+            }
+            return
         }
         guard let connection = exchange.connection, exchange.pendingParts.isEmpty else {
             exchange.pendingParts.append(upstreamPart)
@@ -443,7 +472,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             self.state = .closing
             self.context?.close(promise: nil)
         } else {
-            self.sendErrorResponse(ErrorResponse(status: error.status, message: error.detail), for: exchange)
+            self.sendErrorResponse(ErrorResponse(status: error.status, message: error.publicDetail), for: exchange)
         }
     }
 

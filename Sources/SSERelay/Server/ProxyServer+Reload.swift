@@ -34,9 +34,7 @@ extension ProxyServer {
         self.currentConfiguration.withLockedValue { $0 = applied }
         self.settings.current = ProxySettings(applied)
         self.connections.limit = applied.limits.maxConnections
-        self.streams.replayMemoryLimit = applied.limits.replayMemoryBytes
-        self.streams.maxGenerations = applied.limits.maxGenerations
-        self.streams.maxClientsPerGeneration = applied.limits.maxClientsPerGeneration
+        self.streams.apply(applied.limits)
         return needsRestart
     }
 }

@@ -38,6 +38,8 @@ final class Generation: Sendable {
         /// comments, and an idle generation should cost little memory.
         var comments = CircularBuffer<StreamComment>(initialCapacity: 2)
         var commentsReceived = 0
+        /// Why the upstream ended abnormally, once it did.
+        var failure: GenerationFailure?
     }
 
     /// How many recent comments are kept for clients still writing the events before them.
@@ -46,6 +48,9 @@ final class Generation: Sendable {
     let token: String
     let key: StreamKey
     let route: StreamRouteConfiguration
+    /// The address of the client whose request started the generation, which its lingering
+    /// is counted against (see ``LingeringBudget``).
+    let starterAddress: String?
     let eventLoop: any EventLoop
     let createdAt = NIODeadline.now()
     let writer: EventStreamWriter
@@ -54,12 +59,13 @@ final class Generation: Sendable {
     private let registry: StreamRegistry
 
     init(
-        key: StreamKey, route: StreamRouteConfiguration, eventLoop: any EventLoop, registry: StreamRegistry,
-        logger: Logger
+        key: StreamKey, route: StreamRouteConfiguration, starterAddress: String?, eventLoop: any EventLoop,
+        registry: StreamRegistry, logger: Logger
     ) {
         self.token = RelayEventID.makeGenerationToken()
         self.key = key
         self.route = route
+        self.starterAddress = starterAddress
         self.eventLoop = eventLoop
         self.registry = registry
         self.writer = EventStreamWriter(dropsUpstreamRetry: route.retryMs != nil)
@@ -80,7 +86,9 @@ final class Generation: Sendable {
     /// A consistent view for ``StreamRequestResolution``.
     func snapshot() -> GenerationSnapshot {
         self.state.withLockedValue { state in
-            GenerationSnapshot(token: self.token, isUpstreamOpen: state.machine.isUpstreamOpen, log: state.log)
+            GenerationSnapshot(
+                token: self.token, isUpstreamOpen: state.machine.isUpstreamOpen,
+                hasFailed: state.machine.state == .failed, log: state.log)
         }
     }
 
@@ -95,8 +103,16 @@ final class Generation: Sendable {
         var comments: [StreamComment]
         var nextSequence: Int
         var isOpen: Bool
-        /// Whether the upstream ended cleanly (its body completed).
-        var hasFinished: Bool
+        /// How the upstream ended, once it did and the generation is still held.
+        var ending: Ending?
+    }
+
+    /// How a generation's responses end.
+    enum Ending {
+        /// The upstream's body completed: the end marker.
+        case finished
+        /// The upstream ended abnormally: the failure event.
+        case failed(GenerationFailure)
     }
 
     /// Up to `limit` events from `cursor` on, the comments after `commentsSeen`, the head
@@ -115,7 +131,7 @@ final class Generation: Sendable {
                 state.commentsReceived > commentsSeen ? state.comments.filter { $0.number > commentsSeen } : []
             return Batch(
                 entries: entries, comments: comments, nextSequence: state.log.nextSequence,
-                isOpen: state.machine.isUpstreamOpen, hasFinished: state.machine.state == .finished)
+                isOpen: state.machine.isUpstreamOpen, ending: state.ending)
         }
     }
 
@@ -130,14 +146,47 @@ final class Generation: Sendable {
     // MARK: Clients
 
     /// Counts a client in; called by the registry under its lock when it resolves a request.
-    func clientJoined() {
-        let action = self.state.withLockedValue { $0.machine.clientJoined() }
+    /// Returns whether the generation stopped lingering.
+    func clientJoined() -> Bool {
+        let (action, wasLingering) = self.state.withLockedValue { state in
+            let wasLingering = state.machine.state == .lingering
+            return (state.machine.clientJoined(), wasLingering)
+        }
         self.perform(action)
+        return wasLingering
     }
 
+    /// A client left. The registry decides, under its lock, whether the generation may linger
+    /// (see ``StreamRegistry/clientLeft(_:)``); this carries out the outcome.
     func clientLeft() {
-        let action = self.state.withLockedValue { $0.machine.clientLeft() }
-        self.perform(action)
+        self.perform(self.registry.clientLeft(self))
+    }
+
+    /// The client-left transition, for the registry: the action, and whether the generation
+    /// began to linger (and so needs a place in the lingering budget).
+    func applyClientLeft() -> (GenerationStateMachine.Action, startedLingering: Bool) {
+        self.state.withLockedValue { state in
+            let action = state.machine.clientLeft()
+            return (action, state.machine.state == .lingering)
+        }
+    }
+
+    /// The lingering budget is spent: the transition that cancels the generation, for the
+    /// registry.
+    func applyLingerRefused() -> GenerationStateMachine.Action {
+        self.state.withLockedValue { state in
+            let action = state.machine.lingerRefused()
+            if action != .none {
+                state.failure = state.failure ?? .cancelled
+            }
+            return action
+        }
+    }
+
+    /// A client was written its first event of this generation: from now on the generation is
+    /// worth lingering for. Called once per client, not per event.
+    func eventDelivered() {
+        self.state.withLockedValue { $0.machine.eventDelivered() }
     }
 
     /// The group of `eventLoop`, created on first use.
@@ -212,19 +261,25 @@ final class Generation: Sendable {
         }
     }
 
-    /// The upstream ended: cleanly (`error == nil`) or not.
-    func upstreamEnded(error: String?) {
+    /// The upstream ended: cleanly (`failure == nil`) or not, with `detail` for the log.
+    func upstreamEnded(failure: GenerationFailure?, detail: String? = nil) {
         let (groups, action) = self.state.withLockedValue {
             state -> ([SubscriberGroup], GenerationStateMachine.Action) in
             state.lingerTimer?.cancel()
             state.lingerTimer = nil
-            let action = error == nil ? state.machine.upstreamEnded() : state.machine.upstreamFailed()
-            return (state.groups, action)
+            guard let failure else { return (state.groups, state.machine.upstreamEnded()) }
+            state.failure = state.failure ?? failure
+            return (state.groups, state.machine.upstreamFailed())
         }
-        if let error {
-            self.logger.notice("upstream stream failed", metadata: ["error": "\(error)", "key": "\(self.key)"])
+        if let failure {
+            self.logger.notice(
+                "upstream stream failed",
+                metadata: ["reason": "\(failure.rawValue)", "error": "\(detail ?? "-")", "key": "\(self.key)"])
         } else {
             self.logger.debug("upstream stream ended", metadata: ["key": "\(self.key)"])
+        }
+        if action != .none {
+            self.registry.upstreamEnded(self)
         }
         for group in groups {
             group.wake()
@@ -261,11 +316,27 @@ final class Generation: Sendable {
             self.startRetention(seconds: seconds)
         case .discard:
             self.discard()
+        case .abandonUpstream:
+            self.logger.info(
+                "every client left before any event reached one, cancelling the upstream",
+                metadata: ["key": "\(self.key)"])
+            self.metrics.generationAbandoned()
+            self.upstreamCanceller.withLockedValue { $0 }?()
+            self.discard()
         }
     }
 
     private func lingerExpired() {
-        let action = self.state.withLockedValue { $0.machine.lingerExpired() }
+        let action = self.state.withLockedValue { state in
+            let action = state.machine.lingerExpired()
+            if action != .none {
+                state.failure = state.failure ?? .cancelled
+            }
+            return action
+        }
+        if action != .none {
+            self.registry.upstreamEnded(self)
+        }
         self.perform(action)
         for group in self.state.withLockedValue({ $0.groups }) {
             group.wake()
@@ -285,7 +356,13 @@ final class Generation: Sendable {
 
     /// Drops the generation's events and leaves the registry.
     func discard() {
-        let freed = self.state.withLockedValue { state -> Int in
+        self.registry.remove(self, freedBytes: self.freeEvents())
+    }
+
+    /// Drops the generation's events and stops its timers, for a registry that took it out of
+    /// its map already; returns the memory freed, as the replay bound counts it.
+    func freeEvents() -> Int {
+        self.state.withLockedValue { state -> Int in
             state.retentionTimer?.cancel()
             state.lingerTimer?.cancel()
             _ = state.machine.evicted()
@@ -293,7 +370,6 @@ final class Generation: Sendable {
             state.log.removeAll()
             return bytes
         }
-        self.registry.remove(self, freedBytes: freed)
     }
 
     /// Frees the oldest event for the global replay bound; returns the memory freed (its
@@ -307,6 +383,9 @@ final class Generation: Sendable {
     }
 
     var isEnded: Bool { self.state.withLockedValue { !$0.machine.isUpstreamOpen } }
+
+    /// Whether the generation was dropped (its events freed, out of the registry).
+    var isDiscarded: Bool { self.state.withLockedValue { $0.machine.state == .discarded } }
 
     /// Clients counted in now.
     var clientCount: Int { self.state.withLockedValue { $0.machine.clientCount } }
@@ -352,6 +431,18 @@ extension UpstreamAnswerReport {
             self.init(status: Int(head.status.code), headers: headers(head), error: nil)
         case .failed(let error):
             self.init(status: nil, headers: [], error: error.detail)
+        }
+    }
+}
+
+extension Generation.State {
+    /// How the generation's responses end, once its upstream is over; `nil` while it is open
+    /// or after it was discarded.
+    fileprivate var ending: Generation.Ending? {
+        switch self.machine.state {
+        case .finished: .finished
+        case .failed: .failed(self.failure ?? .upstreamClosed)
+        case .active, .lingering, .discarded: nil
         }
     }
 }

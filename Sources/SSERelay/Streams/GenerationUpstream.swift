@@ -80,7 +80,7 @@ final class GenerationUpstream: UpstreamResponseReceiver {
         self.markDone()
         self.connection?.close()
         self.connection = nil
-        self.generation.upstreamEnded(error: "cancelled after the linger time")
+        self.generation.upstreamEnded(failure: .cancelled, detail: "cancelled by the relay")
     }
 
     private func fail(_ error: UpstreamError) {
@@ -90,7 +90,7 @@ final class GenerationUpstream: UpstreamResponseReceiver {
         self.connection?.close()
         self.connection = nil
         if self.isStreaming {
-            self.generation.upstreamEnded(error: error.detail)
+            self.generation.upstreamEnded(failure: .upstreamClosed, detail: error.detail)
         } else {
             self.generation.logger.warning(
                 "stream upstream failed", metadata: ["reason": "\(error.reason)", "error": "\(error.detail)"])
@@ -136,7 +136,7 @@ final class GenerationUpstream: UpstreamResponseReceiver {
             self.generation.metrics.recordUpstreamError(reason: "invalid_event_stream")
             connection.close()
             self.connection = nil
-            self.generation.upstreamEnded(error: "\(error)")
+            self.generation.upstreamEnded(failure: .invalidStream, detail: "\(error)")
         }
     }
 
@@ -147,7 +147,7 @@ final class GenerationUpstream: UpstreamResponseReceiver {
         self.pool.release(connection)
         if self.isStreaming {
             self.parser.finish()
-            self.generation.upstreamEnded(error: nil)
+            self.generation.upstreamEnded(failure: nil)
         } else if let head = self.rejectedHead {
             self.generation.upstreamAnswered(.rejected(head, body: self.rejectedBody))
         }

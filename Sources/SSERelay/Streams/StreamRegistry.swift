@@ -7,14 +7,50 @@ import Synchronization
 /// Every generation the relay holds, by stream key, and the answer to each stream request.
 ///
 /// Resolving a request and starting or joining a generation happen under one lock, so two
-/// requests for one key can never both start an upstream. The registry also keeps the total
-/// of all replay buffers under `limits.replayMemoryBytes`: ended generations are dropped
-/// first, oldest first, then the oldest events of open ones.
+/// requests for one key can never both start an upstream. The same lock keeps the budgets that
+/// protect the backend: the rate of new generations per client address and the number of
+/// lingering generations (see ``LingeringBudget``), which is why a client leaving is decided
+/// here too (``clientLeft(_:)``).
+///
+/// The registry also keeps the total of all replay buffers under `limits.replayMemoryBytes`:
+/// ended generations are dropped first, oldest ended first, then the oldest events of open
+/// ones, oldest generation first. Both orders are kept as generations start and end, so a
+/// reclaim at the limit costs the same whatever the number of generations held.
+///
+/// Lock order: this lock may be held while a generation's is taken, never the reverse.
 final class StreamRegistry: Sendable {
     private struct State {
         var generations: [StreamKey: [Generation]] = [:]
         /// Generations held, across all keys.
         var count = 0
+        var limits: LimitsConfiguration
+        var lingering: LingeringBudget
+        /// The generations counted in ``lingering``, with the address each is counted against.
+        var lingeringGenerations: [ObjectIdentifier: LingeringEntry] = [:]
+        var startRate: StreamStartRateLimiter
+        /// Generations in the order their upstream ended: the first to go when memory is short.
+        /// May still hold generations discarded since (skipped when met, and compacted).
+        var endedOrder = CircularBuffer<Generation>()
+        /// Generations in the order they started: whose events go first when no ended
+        /// generation is left to drop. May hold ended or discarded ones (skipped likewise).
+        var startOrder = CircularBuffer<Generation>()
+
+        init(limits: LimitsConfiguration) {
+            self.limits = limits
+            self.lingering = LingeringBudget(
+                maximum: limits.maxLingeringGenerations, maximumPerClient: limits.maxLingeringPerClient)
+            self.startRate = StreamStartRateLimiter(
+                perMinute: limits.streamStartsPerClientPerMinute, burst: limits.streamStartBurstPerClient)
+        }
+
+        /// Whether `generation` is still held.
+        func holds(_ generation: Generation) -> Bool {
+            self.generations[generation.key]?.contains { $0 === generation } ?? false
+        }
+    }
+
+    private struct LingeringEntry {
+        var client: String?
     }
 
     /// The registry's answer to a stream request.
@@ -22,50 +58,54 @@ final class StreamRegistry: Sendable {
         /// What to do, and the generation it concerns (a new one for `.start`, counted with
         /// this client; none for `.noContent`).
         case admitted(StreamRequestResolution, Generation?)
-        /// A limit refused the request; the text says which, for the client and the log.
+        /// A limit refused the request; the text says which, for the log.
         case refused(RelayMetrics.Limit, String)
+        /// The client's address starts new generations too fast: `429`, retry after this many
+        /// seconds.
+        case rateLimited(retryAfterSeconds: Int)
     }
 
-    private let state = NIOLockedValueBox(State())
+    private let state: NIOLockedValueBox<State>
     private let replayBytes = Atomic<Int>(0)
     private let replayMemoryLimitValue: Synchronization.Atomic<Int>
     let metrics: RelayMetrics
     private let logger: Logger
-    private let maxGenerationsValue: Synchronization.Atomic<Int>
-    private let maxClientsPerGenerationValue: Synchronization.Atomic<Int>
 
-    /// `limits.maxGenerations`; a reload changes it for requests from then on.
-    var maxGenerations: Int {
-        get { self.maxGenerationsValue.load(ordering: .relaxed) }
-        set { self.maxGenerationsValue.store(newValue, ordering: .relaxed) }
-    }
-
-    /// `limits.maxClientsPerGeneration`; a reload changes it for requests from then on.
-    var maxClientsPerGeneration: Int {
-        get { self.maxClientsPerGenerationValue.load(ordering: .relaxed) }
-        set { self.maxClientsPerGenerationValue.store(newValue, ordering: .relaxed) }
-    }
-
-    /// `limits.replayMemoryBytes`; a reload that lowers it reclaims at the next event.
-    var replayMemoryLimit: Int {
-        get { self.replayMemoryLimitValue.load(ordering: .relaxed) }
-        set { self.replayMemoryLimitValue.store(newValue, ordering: .relaxed) }
-    }
+    /// `limits.replayMemoryBytes`, read on every event without the lock.
+    var replayMemoryLimit: Int { self.replayMemoryLimitValue.load(ordering: .relaxed) }
 
     init(limits: LimitsConfiguration, metrics: RelayMetrics, logger: Logger) {
+        self.state = NIOLockedValueBox(State(limits: limits))
         self.replayMemoryLimitValue = Synchronization.Atomic(limits.replayMemoryBytes)
-        self.maxGenerationsValue = Synchronization.Atomic(limits.maxGenerations)
-        self.maxClientsPerGenerationValue = Synchronization.Atomic(limits.maxClientsPerGeneration)
         self.metrics = metrics
         self.logger = logger
     }
 
-    /// What to do with a stream request, within `limits.maxGenerations` and
-    /// `limits.maxClientsPerGeneration`.
+    /// Applies reloaded limits to requests from then on. Lingering generations and rate
+    /// buckets carry over; a lowered replay limit reclaims at the next event.
+    func apply(_ limits: LimitsConfiguration) {
+        self.replayMemoryLimitValue.store(limits.replayMemoryBytes, ordering: .relaxed)
+        self.state.withLockedValue { state in
+            state.lingering.maximum = limits.maxLingeringGenerations
+            state.lingering.maximumPerClient = limits.maxLingeringPerClient
+            if limits.streamStartsPerClientPerMinute != state.limits.streamStartsPerClientPerMinute
+                || limits.streamStartBurstPerClient != state.limits.streamStartBurstPerClient
+            {
+                state.startRate = StreamStartRateLimiter(
+                    perMinute: limits.streamStartsPerClientPerMinute, burst: limits.streamStartBurstPerClient)
+            }
+            state.limits = limits
+        }
+    }
+
+    /// What to do with a stream request from `client` (its address, for the per-client
+    /// budgets), within `limits.maxGenerations`, `limits.maxClientsPerGeneration` and
+    /// `limits.streamStartsPerClientPerMinute`.
     func resolve(
         key: StreamKey,
         route: StreamRouteConfiguration,
         lastEventID: String?,
+        client: String?,
         eventLoop: any EventLoop
     ) -> Admission {
         let (admission, displaced) = self.state.withLockedValue { state -> (Admission, Generation?) in
@@ -73,7 +113,8 @@ final class StreamRegistry: Sendable {
             let resolution = StreamRequestResolution.resolve(
                 lastEventID: lastEventID,
                 generations: generations.map { $0.snapshot() },
-                joinFrom: route.joinFrom
+                joinFrom: route.joinFrom,
+                afterFailure: route.afterFailure
             )
             var displaced: Generation?
             let generation: Generation?
@@ -83,32 +124,45 @@ final class StreamRegistry: Sendable {
                 generation = nil
             case .resume(let token, _), .join(let token, _, _):
                 generation = generations.last { $0.token == token }
-                if let generation, generation.clientCount >= self.maxClientsPerGeneration {
+                let maximum = state.limits.maxClientsPerGeneration
+                if let generation, generation.clientCount >= maximum {
                     return (
                         .refused(
                             .maxClientsPerGeneration,
-                            "the stream has \(self.maxClientsPerGeneration) clients (limits.maxClientsPerGeneration)"),
+                            "the stream has \(maximum) clients (limits.maxClientsPerGeneration)"),
                         nil
                     )
                 }
             case .start:
-                if state.count >= self.maxGenerations {
+                if let client,
+                    case .limited(let retryAfter) = state.startRate.admit(
+                        client, now: NIODeadline.now().uptimeNanoseconds)
+                {
+                    return (.rateLimited(retryAfterSeconds: retryAfter), nil)
+                }
+                if state.count >= state.limits.maxGenerations {
                     guard let oldest = Self.removeOldestEnded(from: &state) else {
                         return (
                             .refused(
                                 .maxGenerations,
-                                "the relay holds \(self.maxGenerations) open streams (limits.maxGenerations)"),
+                                "the relay holds \(state.limits.maxGenerations) open streams (limits.maxGenerations)"),
                             nil
                         )
                     }
                     displaced = oldest
                 }
-                let new = Generation(key: key, route: route, eventLoop: eventLoop, registry: self, logger: self.logger)
+                let new = Generation(
+                    key: key, route: route, starterAddress: client, eventLoop: eventLoop, registry: self,
+                    logger: self.logger)
                 state.generations[key, default: []].append(new)
                 state.count += 1
+                state.startOrder.append(new)
+                Self.compact(&state)
                 generation = new
             }
-            generation?.clientJoined()
+            if let generation, generation.clientJoined() {
+                Self.stopLingering(generation, in: &state)
+            }
             return (.admitted(resolution, generation), displaced)
         }
         if let displaced {
@@ -119,18 +173,66 @@ final class StreamRegistry: Sendable {
         return admission
     }
 
-    /// Takes the ended generation created first out of the map, to make room at
-    /// `limits.maxGenerations`. Linear in the generations held, and only run at the limit.
+    /// A client of `generation` left: the state machine's transition, with the lingering
+    /// budget applied. Decided under the registry's lock so that no request can join between
+    /// the last client leaving and the decision, and so that an abandoned generation is out of
+    /// the map before anyone can find it. Returns the action the generation carries out.
+    func clientLeft(_ generation: Generation) -> GenerationStateMachine.Action {
+        let (action, refusal) = self.state.withLockedValue {
+            state -> (GenerationStateMachine.Action, RelayMetrics.Limit?) in
+            let (action, startedLingering) = generation.applyClientLeft()
+            if action == .abandonUpstream {
+                Self.take(generation, from: &state)
+                return (action, nil)
+            }
+            guard startedLingering else { return (action, nil) }
+            let client = generation.starterAddress
+            if state.lingering.admit(client: client) {
+                state.lingeringGenerations[ObjectIdentifier(generation)] = LingeringEntry(client: client)
+                return (action, nil)
+            }
+            let refusal: RelayMetrics.Limit =
+                state.lingering.count >= state.lingering.maximum ? .maxLingeringGenerations : .maxLingeringPerClient
+            let cancel = generation.applyLingerRefused()
+            if cancel != .none {
+                state.endedOrder.append(generation)
+            }
+            return (cancel, refusal)
+        }
+        if let refusal {
+            self.metrics.limitReached(refusal)
+            self.logger.notice(
+                "lingering budget spent, cancelling the upstream of a stream nobody listens to",
+                metadata: ["key": "\(generation.key)", "limit": "\(refusal.rawValue)"])
+        }
+        return action
+    }
+
+    /// `generation`'s upstream ended (or was cancelled): it no longer lingers, and it is the
+    /// newest ended generation for the replay bound.
+    func upstreamEnded(_ generation: Generation) {
+        self.state.withLockedValue { state in
+            Self.stopLingering(generation, in: &state)
+            guard state.holds(generation) else { return }
+            state.endedOrder.append(generation)
+            Self.compact(&state)
+        }
+    }
+
+    private static func stopLingering(_ generation: Generation, in state: inout State) {
+        guard let entry = state.lingeringGenerations.removeValue(forKey: ObjectIdentifier(generation)) else { return }
+        state.lingering.release(client: entry.client)
+    }
+
+    /// Takes the generation that ended first out of the map, to make room at
+    /// `limits.maxGenerations`.
     private static func removeOldestEnded(from state: inout State) -> Generation? {
-        var oldest: Generation?
-        for generation in state.generations.values.joined() where generation.isEnded {
-            if oldest.map({ generation.createdAt < $0.createdAt }) ?? true {
-                oldest = generation
+        while let oldest = state.endedOrder.popFirst() {
+            if Self.take(oldest, from: &state) {
+                return oldest
             }
         }
-        guard let oldest else { return nil }
-        Self.take(oldest, from: &state)
-        return oldest
+        return nil
     }
 
     /// Removes `generation` from the map; returns whether it was there.
@@ -144,13 +246,29 @@ final class StreamRegistry: Sendable {
             state.generations[generation.key] = nil
         }
         state.count -= 1
+        Self.stopLingering(generation, in: &state)
         return true
+    }
+
+    /// Drops the generations that are no longer held from the two orders once they hold more
+    /// than twice the generations held: linear, and run at most once per that many changes.
+    private static func compact(_ state: inout State) {
+        let bound = 2 * state.count + 64
+        if state.endedOrder.count > bound {
+            state.endedOrder = CircularBuffer(state.endedOrder.filter { state.holds($0) })
+        }
+        if state.startOrder.count > bound {
+            state.startOrder = CircularBuffer(state.startOrder.filter { state.holds($0) && !$0.isEnded })
+        }
     }
 
     /// Every generation, for inspection.
     var all: [Generation] {
         self.state.withLockedValue { $0.generations.values.flatMap { $0 } }
     }
+
+    /// Lingering generations now, for tests and inspection.
+    var lingeringCount: Int { self.state.withLockedValue { $0.lingering.count } }
 
     /// Closes the upstream of every open generation: the end of a shutdown, once the clients
     /// are gone or the grace period is over.
@@ -180,23 +298,44 @@ final class StreamRegistry: Sendable {
         self.reclaim()
     }
 
-    /// Drops ended generations (oldest first), then the oldest events of open ones, until the
-    /// replay buffers fit `replayMemoryBytes`. Bounded: every pass frees something or stops.
+    /// Drops ended generations (the one that ended first first), then the oldest events of
+    /// open ones (the oldest generation first), until the replay buffers fit
+    /// `replayMemoryBytes`.
+    ///
+    /// Amortised constant time per event at the limit: each step drops a generation or an
+    /// event, or moves a generation with nothing to evict to the back of the order (at most
+    /// once per generation per pass), or skips a stale entry that is then gone for good.
     private func reclaim() {
         self.metrics.limitReached(.replayMemoryBytes)
-        let generations = self.all.sorted { $0.createdAt < $1.createdAt }
-        for generation in generations where generation.isEnded {
-            guard self.totalReplayBytes > self.replayMemoryLimit else { return }
+        let limit = self.replayMemoryLimit
+        var dropped: [Generation] = []
+        self.state.withLockedValue { state in
+            while self.totalReplayBytes > limit, let oldest = state.endedOrder.popFirst() {
+                guard Self.take(oldest, from: &state) else { continue }
+                dropped.append(oldest)
+                self.replayBytes.wrappingSubtract(oldest.freeEvents(), ordering: .relaxed)
+            }
+            var emptyInARow = 0
+            while self.totalReplayBytes > limit, emptyInARow < state.startOrder.count,
+                let oldest = state.startOrder.first
+            {
+                guard state.holds(oldest), !oldest.isEnded else {
+                    state.startOrder.removeFirst()
+                    continue
+                }
+                let freed = oldest.evictOldestEvent()
+                if freed > 0 {
+                    emptyInARow = 0
+                    self.replayBytes.wrappingSubtract(freed, ordering: .relaxed)
+                } else {
+                    emptyInARow += 1
+                    state.startOrder.append(state.startOrder.removeFirst())
+                }
+            }
+        }
+        for generation in dropped {
             self.logger.notice(
                 "replay memory full, dropping an ended generation", metadata: ["key": "\(generation.key)"])
-            generation.discard()
-        }
-        for generation in generations where !generation.isEnded {
-            while self.totalReplayBytes > self.replayMemoryLimit {
-                let freed = generation.evictOldestEvent()
-                guard freed > 0 else { break }
-                self.replayBytes.wrappingSubtract(freed, ordering: .relaxed)
-            }
         }
     }
 }

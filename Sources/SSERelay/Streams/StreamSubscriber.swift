@@ -34,7 +34,8 @@ final class StreamSubscriber {
     private let clientQueueBytes: Int
     private let eventLoop: any EventLoop
     private var cursor: Int
-    /// Events written to this client, for `/streams`.
+    /// Events written to this client, for `/streams`; the first one tells the generation it is
+    /// worth lingering for.
     private var deliveredEvents = 0
     private var headSent = false
     private var isStopped = false
@@ -144,29 +145,16 @@ final class StreamSubscriber {
         }
     }
 
-    /// The upstream could not be reached: by default a `200` stream that says why and asks the
-    /// browser to retry (a browser never retries after a 5xx); with `upstreamFailure: status`
-    /// the `502`/`504` itself.
+    /// The upstream could not be reached: the route's failure answer (see
+    /// ``StreamFailureAnswer``), with the public text of the failure.
     private func answerFailure(_ error: UpstreamError, writer: any StreamResponseWriter) {
-        let route = self.generation.route
-        switch route.upstreamFailure {
-        case .retry:
-            writer.writeStreamHead(StreamResponseHead.failure(request: self.request, route: route))
-            var body = ByteBuffer()
-            if let retryMs = route.retryMs {
-                body.writeString("retry: \(retryMs)\n")
-            }
-            body.writeString(
-                ": upstream unavailable: \(error.detail.split(separator: "\n").joined(separator: " "))\n\n")
-            writer.writeStreamBody(body)
-            self.finish()
-        case .status:
-            let response = ErrorResponse(status: error.status, message: error.detail)
-            let body = response.body(allocator: ByteBufferAllocator())
-            writer.writeStreamHead(response.head(version: self.request.version, close: false))
-            writer.writeStreamBody(body)
-            self.finish()
-        }
+        let answer = StreamFailureAnswer(
+            request: self.request, route: self.generation.route,
+            comment: "upstream unavailable: \(error.publicDetail)", status: error.status,
+            keepAlive: self.request.isKeepAlive)
+        writer.writeStreamHead(answer.head)
+        writer.writeStreamBody(answer.body)
+        self.finish()
     }
 
     /// Writes events from the cursor while the socket takes them, each comment that arrived
@@ -194,6 +182,9 @@ final class StreamSubscriber {
                 writer.writeStreamEvent(entry.chunk)
                 self.lastWrite = .now()
                 delivery.wrote(entry, joinedAt: self.joinedAt)
+                if self.deliveredEvents == 0 {
+                    self.generation.eventDelivered()
+                }
                 self.deliveredEvents += 1
                 self.cursor = entry.sequence + 1
                 if !writer.isWritable { break }
@@ -203,11 +194,18 @@ final class StreamSubscriber {
                     self.write(comment, writer)
                 }
                 if !batch.isOpen {
-                    if batch.hasFinished {
-                        let marker = RelayEventID(generation: self.generation.token, sequence: batch.nextSequence - 1)
+                    let last = RelayEventID(generation: self.generation.token, sequence: batch.nextSequence - 1)
+                    switch batch.ending {
+                    case .finished:
                         writer.writeStreamBody(
-                            self.generation.writer.endBlock(
-                                marker: marker.endMarker, allocator: ByteBufferAllocator()))
+                            self.generation.writer.endBlock(marker: last.endMarker, allocator: ByteBufferAllocator()))
+                    case .failed(let failure):
+                        writer.writeStreamBody(
+                            self.generation.writer.failureBlock(
+                                marker: last.failureMarker, reason: failure.rawValue, allocator: ByteBufferAllocator()))
+                    case nil:
+                        // Discarded while this client caught up: nothing more to say.
+                        break
                     }
                     self.finish()
                 }

@@ -16,22 +16,29 @@ public struct UpstreamError: Error, Sendable, Hashable, CustomStringConvertible 
     /// `response_timeout`, `closed_before_response`, `closed_mid_response`,
     /// `invalid_response`, `connect_failed`, `no_connection_available`, `shutting_down`.
     public let reason: String
-    /// One line for people, shown in error bodies and logs.
+    /// What a client is told: the failure in a few words, without the upstream's address, the
+    /// pool's size or a configured limit, which are the operator's business.
+    public let publicDetail: String
+    /// One line for the operator, with addresses and sizes: logs and `/streams` only.
     public let detail: String
     /// The status a client gets when this failure happens before any response was sent.
     public let status: HTTPResponseStatus
 
     static func connectionRefused(_ upstream: String) -> Self {
-        .init(reason: "connection_refused", detail: "upstream \(upstream) refused the connection", status: .badGateway)
+        .init(
+            reason: "connection_refused", publicDetail: "upstream refused the connection",
+            detail: "upstream \(upstream) refused the connection", status: .badGateway)
     }
 
     static func connectFailed(_ upstream: String, _ error: any Error) -> Self {
-        .init(reason: "connect_failed", detail: "cannot connect to upstream \(upstream): \(error)", status: .badGateway)
+        .init(
+            reason: "connect_failed", publicDetail: "cannot connect to the upstream",
+            detail: "cannot connect to upstream \(upstream): \(error)", status: .badGateway)
     }
 
     static func connectTimeout(_ upstream: String, seconds: Double) -> Self {
         .init(
-            reason: "connect_timeout",
+            reason: "connect_timeout", publicDetail: "upstream did not accept a connection in time",
             detail: "upstream \(upstream) did not accept a connection within \(seconds.secondsText)",
             status: .gatewayTimeout
         )
@@ -39,39 +46,40 @@ public struct UpstreamError: Error, Sendable, Hashable, CustomStringConvertible 
 
     static func responseTimeout(seconds: Double) -> Self {
         .init(
-            reason: "response_timeout",
+            reason: "response_timeout", publicDetail: "upstream did not respond in time",
             detail: "upstream sent no response headers within \(seconds.secondsText)",
             status: .gatewayTimeout
         )
     }
 
     static let closedBeforeResponse = Self(
-        reason: "closed_before_response",
+        reason: "closed_before_response", publicDetail: "upstream closed the connection",
         detail: "upstream closed the connection before responding",
         status: .badGateway
     )
 
     static let closedMidResponse = Self(
-        reason: "closed_mid_response",
+        reason: "closed_mid_response", publicDetail: "upstream closed the connection",
         detail: "upstream closed the connection in the middle of the response",
         status: .badGateway
     )
 
     static func invalidResponse(_ error: any Error) -> Self {
         .init(
-            reason: "invalid_response", detail: "upstream sent an invalid HTTP response: \(error)", status: .badGateway)
+            reason: "invalid_response", publicDetail: "upstream sent an invalid response",
+            detail: "upstream sent an invalid HTTP response: \(error)", status: .badGateway)
     }
 
     static func noConnectionAvailable(limit: Int, seconds: Double) -> Self {
         .init(
-            reason: "no_connection_available",
+            reason: "no_connection_available", publicDetail: "upstream busy, try again",
             detail: "all \(limit) upstream connections of this worker stayed busy for \(seconds.secondsText)",
             status: .serviceUnavailable
         )
     }
 
     static let shuttingDown = Self(
-        reason: "shutting_down",
+        reason: "shutting_down", publicDetail: "the relay is shutting down",
         detail: "the relay is shutting down",
         status: .serviceUnavailable
     )

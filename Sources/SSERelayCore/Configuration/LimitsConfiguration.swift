@@ -27,6 +27,35 @@ public struct LimitsConfiguration: Sendable, Hashable {
     /// buffers of all generations together: each event's allocation, its id and a fixed
     /// per-event overhead (``ReplayBuffer/entryOverhead``), not only its payload.
     public var replayMemoryBytes = 268_435_456
+    /// `limits.maxLingeringGenerations` (integer, default 1024): generations whose upstream
+    /// may run on with no client at once. One whose last client leaves when the budget is spent
+    /// is cancelled at once instead of lingering for `upstreamLingerSeconds`.
+    public var maxLingeringGenerations = 1024
+    /// `limits.maxLingeringPerClient` (integer, default 16): lingering generations started by
+    /// one client address (see `clientAddressHeader`).
+    public var maxLingeringPerClient = 16
+    /// `limits.streamStartsPerClientPerMinute` (integer, default 120; 0 = no limit): new
+    /// generations one client address may start per minute, sustained. Joins and resumes do
+    /// not count. Over it, a stream request is answered `429` with `Retry-After`.
+    public var streamStartsPerClientPerMinute = 120
+    /// `limits.streamStartBurstPerClient` (integer, default 60): new generations one client
+    /// address may start at once before `streamStartsPerClientPerMinute` applies.
+    public var streamStartBurstPerClient = 60
+    /// `limits.clientAddressHeader` (header name or null, default null): where the per-client
+    /// budgets read the client's address. `null` uses the connection's peer address; behind a
+    /// load balancer that is the balancer's own, so name the header it sets (such as
+    /// `X-Forwarded-For`: its last address is used, the one the balancer added). Only set it
+    /// when every request comes through such a balancer: a client could send the header itself.
+    public var clientAddressHeader: String?
+    /// `limits.requestBodyBufferBytes` (integer, default 65536; 0 = no buffering): a request
+    /// body up to this size is read whole before an upstream connection is taken for it, so a
+    /// slow upload holds only its own client connection, as nginx's request buffering does.
+    /// Larger bodies are streamed once this much has arrived.
+    public var requestBodyBufferBytes = 65_536
+    /// `limits.requestBodyTimeoutSeconds` (number, default 60): the whole request body must
+    /// arrive within this time of the request head, however steadily it trickles; answered
+    /// `408`. Raise it where large uploads over slow links are expected.
+    public var requestBodyTimeoutSeconds: Double = 60
     /// `limits.headerReadTimeoutSeconds` (number, default 10): how long a new connection may take
     /// to send its first request head (slowloris guard); answered `408`.
     public var headerReadTimeoutSeconds: Double = 10
@@ -50,6 +79,23 @@ public struct LimitsConfiguration: Sendable, Hashable {
             "clientQueueBytes", default: self.clientQueueBytes, in: 4096...1_073_741_824)
         self.replayMemoryBytes = reader.integer(
             "replayMemoryBytes", default: self.replayMemoryBytes, in: 0...(1 << 40))
+        self.maxLingeringGenerations = reader.integer(
+            "maxLingeringGenerations", default: self.maxLingeringGenerations, in: 0...10_000_000)
+        self.maxLingeringPerClient = reader.integer(
+            "maxLingeringPerClient", default: self.maxLingeringPerClient, in: 0...10_000_000)
+        self.streamStartsPerClientPerMinute = reader.integer(
+            "streamStartsPerClientPerMinute", default: self.streamStartsPerClientPerMinute, in: 0...100_000_000)
+        self.streamStartBurstPerClient = reader.integer(
+            "streamStartBurstPerClient", default: self.streamStartBurstPerClient, in: 1...100_000_000)
+        self.clientAddressHeader = reader.optionalString("clientAddressHeader", default: self.clientAddressHeader)
+        if let header = self.clientAddressHeader, !HTTPToken.isValid(header) {
+            reader.report("clientAddressHeader", "expected a header name or null, got the string \"\(header)\"")
+            self.clientAddressHeader = nil
+        }
+        self.requestBodyBufferBytes = reader.integer(
+            "requestBodyBufferBytes", default: self.requestBodyBufferBytes, in: 0...(64 << 20))
+        self.requestBodyTimeoutSeconds = reader.seconds(
+            "requestBodyTimeoutSeconds", default: self.requestBodyTimeoutSeconds, in: 0.001...86400)
         self.headerReadTimeoutSeconds = reader.seconds(
             "headerReadTimeoutSeconds", default: self.headerReadTimeoutSeconds, in: 0.001...3600)
         self.idleTimeoutSeconds = reader.seconds(

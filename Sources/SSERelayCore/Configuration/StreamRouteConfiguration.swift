@@ -24,6 +24,15 @@ public struct StreamRouteConfiguration: Sendable, Hashable {
         case status
     }
 
+    /// What a client that was in a generation that failed gets when it reconnects.
+    public enum FailureRecovery: String, Sendable, Hashable, CaseIterable {
+        /// The events it missed, the failure event, then `204`: the relay never restarts a
+        /// completion on its own, and the page decides what to do (it saw the failure event).
+        case stop
+        /// A new generation (or the open one): the completion runs again.
+        case restart
+    }
+
     /// `streams[].replay`: bounds of one generation's replay buffer.
     public struct Replay: Sendable, Hashable {
         /// `replay.maxEvents` (integer, default 10000).
@@ -58,6 +67,9 @@ public struct StreamRouteConfiguration: Sendable, Hashable {
     public var retainSeconds: Double = 300
     /// `upstreamFailure` (`retry` or `status`, default `retry`).
     public var upstreamFailure: UpstreamFailureMode = .retry
+    /// `afterFailure` (`stop` or `restart`, default `stop`): what a client of a generation that
+    /// ended abnormally gets when it reconnects (see ``FailureRecovery``).
+    public var afterFailure: FailureRecovery = .stop
     /// `responseHeader` (string or null, default `X-SSE-Relay`): the header that tells a client
     /// whether its stream was `started`, `joined` or `resumed`; `null` leaves it out.
     public var responseHeader: String? = "X-SSE-Relay"
@@ -97,6 +109,7 @@ extension StreamRouteConfiguration {
             "upstreamLingerSeconds", default: defaults.upstreamLingerSeconds, in: 0...86400)
         self.retainSeconds = reader.seconds("retainSeconds", default: defaults.retainSeconds, in: 0...604_800)
         self.upstreamFailure = reader.choice("upstreamFailure", default: defaults.upstreamFailure)
+        self.afterFailure = reader.choice("afterFailure", default: defaults.afterFailure)
         self.responseHeader = reader.optionalString("responseHeader", default: defaults.responseHeader)
         if let header = self.responseHeader, !HTTPToken.isValid(header) {
             reader.report("responseHeader", "expected a header name or null, got the string \"\(header)\"")

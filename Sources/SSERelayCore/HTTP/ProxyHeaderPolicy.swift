@@ -161,4 +161,19 @@ public enum ProxyHeaderPolicy {
         headers.remove(name: name)
         headers.add(name: name, value: (previous.map(String.init) + [entry]).joined(separator: ", "))
     }
+
+    /// The last address of a forwarding header such as `X-Forwarded-For` (given as its field
+    /// values, in order): the one the nearest proxy added, the only one it vouches for. `nil`
+    /// when there is none.
+    public static func lastForwardedAddress(in values: [String]) -> String? {
+        for value in values.reversed() {
+            let isSpace = { (character: Character) in character == " " || character == "\t" }
+            guard let piece = value.split(separator: ",").last else { continue }
+            let trimmed = piece.drop(while: isSpace).reversed().drop(while: isSpace).reversed()
+            if !trimmed.isEmpty {
+                return String(trimmed)
+            }
+        }
+        return nil
+    }
 }

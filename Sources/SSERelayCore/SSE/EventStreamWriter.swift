@@ -33,6 +33,23 @@ public struct EventStreamWriter: Sendable {
         return buffer
     }
 
+    /// The name of the event that closes the responses of a generation that ended abnormally.
+    /// A page listens for it with `addEventListener`; an `EventSource` that only has
+    /// `onmessage` ignores it, as it ignores every named event.
+    public static let failureEventName = "relay-error"
+
+    /// The event that closes a stream whose generation failed (upstream reset, invalid stream,
+    /// cancelled): `event: relay-error`, `data: {"reason":"<reason>"}` and the failure `marker`
+    /// as its id, so the page learns the answer is incomplete and the reconnect that follows
+    /// says so. `reason` is one of the public words of ``GenerationFailure``.
+    public func failureBlock(marker: String, reason: String, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: marker.utf8.count + reason.utf8.count + 64)
+        buffer.writeString("event: \(Self.failureEventName)\n")
+        buffer.writeString("data: {\"reason\":\"\(reason)\"}\n")
+        buffer.writeString("id: \(marker)\n\n")
+        return buffer
+    }
+
     /// The event as clients receive it. With `relayID`, the event's own `id` lines are dropped
     /// and `id: <relayID>` is written last; without, its lines pass as they are.
     public func encode(_ event: ServerSentEvent, relayID: String?, allocator: ByteBufferAllocator) -> ByteBuffer {

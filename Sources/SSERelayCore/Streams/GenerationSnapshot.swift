@@ -4,11 +4,13 @@
 public struct GenerationSnapshot: ResumableGeneration, Sendable {
     public let token: String
     public let isUpstreamOpen: Bool
+    public let hasFailed: Bool
     public let log: ReplayBuffer
 
-    public init(token: String, isUpstreamOpen: Bool, log: ReplayBuffer) {
+    public init(token: String, isUpstreamOpen: Bool, hasFailed: Bool = false, log: ReplayBuffer) {
         self.token = token
         self.isUpstreamOpen = isUpstreamOpen
+        self.hasFailed = hasFailed
         self.log = log
     }
 

@@ -3,14 +3,22 @@
 /// clocks.
 ///
 /// ```
-/// active ──last client leaves──▶ lingering ──linger over──▶ failed (upstream cancelled)
-///   ▲ ◀──────client joins───────────┘
-///   ├──upstream ends cleanly──▶ finished ──retainSeconds──▶ discarded
-///   └──upstream fails─────────▶ failed   ──retainSeconds──▶ discarded
+/// active ──last client leaves──▶ lingering ──linger over or refused──▶ failed (upstream cancelled)
+///   │ ▲ ◀──────client joins───────────┘
+///   │ ├──upstream ends cleanly──▶ finished ──retainSeconds──▶ discarded
+///   │ └──upstream fails─────────▶ failed   ──retainSeconds──▶ discarded
+///   └──last client leaves before any event was delivered──▶ discarded (upstream cancelled)
 /// ```
 ///
 /// `active` and `lingering` cover the time before the upstream's response head too: waiting
 /// clients count like any others.
+///
+/// Lingering is for a client that saw part of an answer and may come back for the rest. A
+/// generation whose clients all left before any event reached one of them is abandoned at once:
+/// nobody holds a position in it, and a request that connects and closes at once must not cost
+/// the backend a completion that runs for the whole linger time. That is what the backend
+/// would have done without the relay (it aborts a completion whose client went away), and the
+/// next request for the key simply starts again.
 public struct GenerationStateMachine: Sendable, Hashable {
     public enum State: String, Sendable, Hashable {
         /// The upstream is open and clients are attached.
@@ -38,10 +46,15 @@ public struct GenerationStateMachine: Sendable, Hashable {
         case startRetentionTimer(seconds: Double)
         /// Remove the generation and free its buffer.
         case discard
+        /// Nobody received anything: close the upstream request and remove the generation
+        /// at once, without retaining it.
+        case abandonUpstream
     }
 
     public private(set) var state = State.active
     public private(set) var clientCount = 0
+    /// Whether any event of this generation was written to a client.
+    public private(set) var hasDelivered = false
     /// `upstreamLingerSeconds`; `nil` runs the upstream to completion with no client.
     public let lingerSeconds: Double?
     public let retainSeconds: Double
@@ -64,14 +77,29 @@ public struct GenerationStateMachine: Sendable, Hashable {
     public mutating func clientLeft() -> Action {
         self.clientCount = max(0, self.clientCount - 1)
         guard self.state == .active, self.clientCount == 0 else { return .none }
+        guard self.hasDelivered else {
+            self.state = .discarded
+            return .abandonUpstream
+        }
         self.state = .lingering
         return self.lingerSeconds.map { .startLingerTimer(seconds: $0) } ?? .none
+    }
+
+    /// An event was written to a client: from now on the generation is worth lingering for.
+    public mutating func eventDelivered() {
+        self.hasDelivered = true
     }
 
     public mutating func lingerExpired() -> Action {
         guard self.state == .lingering else { return .none }
         self.state = .failed
         return .cancelUpstream(retainSeconds: self.retainSeconds)
+    }
+
+    /// The relay's lingering budget (global or per client address) is spent: the generation
+    /// that just began to linger is cancelled at once, as if its linger time were over.
+    public mutating func lingerRefused() -> Action {
+        self.lingerExpired()
     }
 
     public mutating func upstreamEnded() -> Action {

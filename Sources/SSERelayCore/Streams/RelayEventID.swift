@@ -28,13 +28,32 @@ public struct RelayEventID: Sendable, Hashable, CustomStringConvertible {
     /// The suffix that makes a relay id an end marker.
     static let endSuffix = ".end"
 
+    /// The suffix that makes a relay id a failure marker.
+    static let failureSuffix = ".failed"
+
     /// The end marker after event `sequence`: `<generation>-<seq>.end`, the last id a client
     /// of a generation that finished cleanly is given (see ``StreamRequestResolution``).
     public var endMarker: String { self.description + Self.endSuffix }
 
+    /// The failure marker after event `sequence`: `<generation>-<seq>.failed`, the id of the
+    /// failure event that closes the responses of a generation that ended abnormally, so the
+    /// reconnect that follows says the client saw the failure (see ``StreamRequestResolution``).
+    public var failureMarker: String { self.description + Self.failureSuffix }
+
     /// Whether `text` is an end marker: a relay id followed by `.end`.
     public static func isEndMarker(_ text: String) -> Bool {
-        text.hasSuffix(Self.endSuffix) && RelayEventID(parsing: String(text.dropLast(Self.endSuffix.count))) != nil
+        Self(parsing: text, suffix: Self.endSuffix) != nil
+    }
+
+    /// The relay id inside a failure marker, or `nil` when `text` is not one.
+    public init?(parsingFailureMarker text: String) {
+        self.init(parsing: text, suffix: Self.failureSuffix)
+    }
+
+    /// The relay id before `suffix`, when `text` is exactly that.
+    private init?(parsing text: String, suffix: String) {
+        guard text.hasSuffix(suffix) else { return nil }
+        self.init(parsing: String(text.dropLast(suffix.count)))
     }
 
     /// A new random generation token.

@@ -9,6 +9,7 @@ struct GenerationStateMachineTests {
     @Test("the last client leaving starts the linger; a client joining cancels it")
     func lingerAndReturn() {
         var machine = Machine(lingerSeconds: 300, retainSeconds: 60)
+        machine.eventDelivered()
         #expect(machine.state == .active)
         #expect(machine.clientJoined() == .none)
         #expect(machine.clientJoined() == .none)
@@ -24,6 +25,7 @@ struct GenerationStateMachineTests {
     @Test("nobody returning before the linger ends cancels the upstream; the generation failed")
     func lingerExpires() {
         var machine = Machine(lingerSeconds: 5, retainSeconds: 60)
+        machine.eventDelivered()
         _ = machine.clientJoined()
         _ = machine.clientLeft()
         #expect(machine.lingerExpired() == .cancelUpstream(retainSeconds: 60))
@@ -36,6 +38,7 @@ struct GenerationStateMachineTests {
     @Test("a null linger runs the upstream to completion with no client")
     func runToCompletion() {
         var machine = Machine(lingerSeconds: nil, retainSeconds: 60)
+        machine.eventDelivered()
         _ = machine.clientJoined()
         #expect(machine.clientLeft() == .none)
         #expect(machine.state == .lingering)
@@ -53,6 +56,7 @@ struct GenerationStateMachineTests {
         ])
     func upstreamEnds(cleanly: Bool, withClients: Bool) {
         var machine = Machine(lingerSeconds: 300, retainSeconds: 30)
+        machine.eventDelivered()
         _ = machine.clientJoined()
         if !withClients { _ = machine.clientLeft() }
         let action = cleanly ? machine.upstreamEnded() : machine.upstreamFailed()
@@ -70,6 +74,7 @@ struct GenerationStateMachineTests {
     @Test("a late linger timer after a client returned does nothing")
     func staleLingerTimer() {
         var machine = Machine(lingerSeconds: 1, retainSeconds: 30)
+        machine.eventDelivered()
         _ = machine.clientJoined()
         _ = machine.clientLeft()
         _ = machine.clientJoined()
@@ -100,8 +105,48 @@ struct GenerationStateMachineTests {
     @Test("the client count never goes below zero")
     func clientCount() {
         var machine = Machine(lingerSeconds: 300, retainSeconds: 30)
+        machine.eventDelivered()
         #expect(machine.clientLeft() == .startLingerTimer(seconds: 300))
         #expect(machine.clientLeft() == .none)
         #expect(machine.clientCount == 0)
+    }
+
+    @Test("clients that all leave before any event reached one of them abandon the upstream at once")
+    func abandonedBeforeDelivery() {
+        for linger in [300, nil] as [Double?] {
+            var machine = Machine(lingerSeconds: linger, retainSeconds: 30)
+            _ = machine.clientJoined()
+            _ = machine.clientJoined()
+            #expect(machine.clientLeft() == .none)
+            #expect(machine.clientLeft() == .abandonUpstream)
+            #expect(machine.state == .discarded)
+            #expect(!machine.isUpstreamOpen)
+            // Nothing later brings it back or retains it.
+            #expect(machine.lingerExpired() == .none)
+            #expect(machine.upstreamEnded() == .none)
+            #expect(machine.retentionExpired() == .none)
+        }
+    }
+
+    @Test("once an event was delivered, the last client leaving lingers")
+    func deliveredThenLingers() {
+        var machine = Machine(lingerSeconds: 300, retainSeconds: 30)
+        _ = machine.clientJoined()
+        machine.eventDelivered()
+        #expect(machine.hasDelivered)
+        #expect(machine.clientLeft() == .startLingerTimer(seconds: 300))
+        #expect(machine.state == .lingering)
+    }
+
+    @Test("a refused linger cancels the upstream like an expired one; outside lingering it does nothing")
+    func lingerRefused() {
+        var machine = Machine(lingerSeconds: 300, retainSeconds: 30)
+        _ = machine.clientJoined()
+        #expect(machine.lingerRefused() == .none)
+        machine.eventDelivered()
+        _ = machine.clientLeft()
+        #expect(machine.lingerRefused() == .cancelUpstream(retainSeconds: 30))
+        #expect(machine.state == .failed)
+        #expect(machine.lingerRefused() == .none)
     }
 }

@@ -7,6 +7,7 @@ import Testing
 private struct FakeGeneration: ResumableGeneration, Sendable {
     var token: String
     var isUpstreamOpen: Bool
+    var hasFailed = false
     var firstSequence: Int
     var nextSequence: Int
     /// Retained events by id (relay or upstream), as `ReplayBuffer.sequence(ofID:)` answers.
@@ -23,6 +24,11 @@ private struct FakeGeneration: ResumableGeneration, Sendable {
     static func ended(_ token: String, first: Int = 1, next: Int, ids: [String: Int] = [:]) -> Self {
         Self(token: token, isUpstreamOpen: false, firstSequence: first, nextSequence: next, ids: ids)
     }
+
+    static func failed(_ token: String, first: Int = 1, next: Int, ids: [String: Int] = [:]) -> Self {
+        Self(
+            token: token, isUpstreamOpen: false, hasFailed: true, firstSequence: first, nextSequence: next, ids: ids)
+    }
 }
 
 private let tokenA = "aaaaaaaaaaaaaaaa"
@@ -36,12 +42,60 @@ private struct ResolutionCase: Sendable, CustomTestStringConvertible {
     var lastEventID: String?
     var generations: [FakeGeneration]
     var joinFrom: StreamRouteConfiguration.JoinPosition = .start
+    var afterFailure: StreamRouteConfiguration.FailureRecovery = .stop
     var expected: StreamRequestResolution
 
     var testDescription: String { self.name }
 }
 
 private let resolutionCases: [ResolutionCase] = [
+    // A failed generation: never presented as finished.
+    ResolutionCase(
+        name: "stop: relay id of a failed generation with events after it: resume (then the failure event)",
+        lastEventID: "\(tokenA)-3", generations: [.failed(tokenA, next: 6)],
+        expected: .resume(token: tokenA, cursor: 4)),
+    ResolutionCase(
+        name:
+            "stop: relay id of the last event of a failed generation: resume at its head (the failure event), not 204",
+        lastEventID: "\(tokenA)-5", generations: [.failed(tokenA, next: 6)],
+        expected: .resume(token: tokenA, cursor: 6)),
+    ResolutionCase(
+        name: "stop: failure marker, generation unknown here: 204",
+        lastEventID: "\(unknownToken)-5.failed", generations: [],
+        expected: .noContent),
+    ResolutionCase(
+        name: "stop: failure marker while a newer generation is open: 204",
+        lastEventID: "\(tokenA)-5.failed", generations: [.failed(tokenA, next: 6), .open(tokenB, next: 2)],
+        expected: .noContent),
+    ResolutionCase(
+        name: "stop: upstream id of a failed generation: resume after it",
+        lastEventID: "up-2", generations: [.failed(tokenA, next: 6, ids: ["up-2": 2])],
+        expected: .resume(token: tokenA, cursor: 3)),
+    ResolutionCase(
+        name: "restart: failure marker, no open generation: start, no replay miss",
+        lastEventID: "\(tokenA)-5.failed", generations: [.failed(tokenA, next: 6)], afterFailure: .restart,
+        expected: .start(forwardedLastEventID: nil, replayMiss: false)),
+    ResolutionCase(
+        name: "restart: failure marker with an open generation: join it",
+        lastEventID: "\(tokenA)-5.failed", generations: [.failed(tokenA, next: 6), .open(tokenB, next: 3)],
+        afterFailure: .restart,
+        expected: .join(token: tokenB, cursor: 1, replayMiss: false)),
+    ResolutionCase(
+        name: "restart: relay id inside a failed generation: start anew, its events are not served",
+        lastEventID: "\(tokenA)-3", generations: [.failed(tokenA, next: 6)], afterFailure: .restart,
+        expected: .start(forwardedLastEventID: nil, replayMiss: false)),
+    ResolutionCase(
+        name: "restart: upstream id of a failed generation: start anew without forwarding it",
+        lastEventID: "up-2", generations: [.failed(tokenA, next: 6, ids: ["up-2": 2])], afterFailure: .restart,
+        expected: .start(forwardedLastEventID: nil, replayMiss: false)),
+    ResolutionCase(
+        name: "restart: relay id of a finished generation still resumes (only failures restart)",
+        lastEventID: "\(tokenA)-3", generations: [.ended(tokenA, next: 6)], afterFailure: .restart,
+        expected: .resume(token: tokenA, cursor: 4)),
+    ResolutionCase(
+        name: "restart: the last id of a finished generation still gets 204",
+        lastEventID: "\(tokenA)-5", generations: [.ended(tokenA, next: 6)], afterFailure: .restart,
+        expected: .noContent),
     // End markers: the client has every event of a finished generation.
     ResolutionCase(
         name: "end marker, generation unknown here (another relay, or retention over): 204",
@@ -279,19 +333,20 @@ private let resolutionCases: [ResolutionCase] = [
 
 @Suite("StreamRequestResolution")
 struct StreamRequestResolutionTests {
-    @Test("Every row of SPEC §3 and its edges", arguments: resolutionCases)
+    @Test("Every row of the resolution table and its edges", arguments: resolutionCases)
     fileprivate func resolves(_ row: ResolutionCase) {
         let resolution = StreamRequestResolution.resolve(
-            lastEventID: row.lastEventID, generations: row.generations, joinFrom: row.joinFrom)
+            lastEventID: row.lastEventID, generations: row.generations, joinFrom: row.joinFrom,
+            afterFailure: row.afterFailure)
         #expect(resolution == row.expected)
     }
 
     @Test("An empty Last-Event-ID resolves exactly as an absent one", arguments: resolutionCases)
     fileprivate func emptyIDIsAbsent(_ row: ResolutionCase) {
         let absent = StreamRequestResolution.resolve(
-            lastEventID: nil, generations: row.generations, joinFrom: row.joinFrom)
+            lastEventID: nil, generations: row.generations, joinFrom: row.joinFrom, afterFailure: row.afterFailure)
         let empty = StreamRequestResolution.resolve(
-            lastEventID: "", generations: row.generations, joinFrom: row.joinFrom)
+            lastEventID: "", generations: row.generations, joinFrom: row.joinFrom, afterFailure: row.afterFailure)
         #expect(empty == absent)
         #expect(!absent.isReplayMiss)
     }
@@ -300,7 +355,8 @@ struct StreamRequestResolutionTests {
     fileprivate func relayIDsAreNeverForwarded(_ row: ResolutionCase) {
         guard let lastEventID = row.lastEventID, RelayEventID(parsing: lastEventID) != nil else { return }
         let resolution = StreamRequestResolution.resolve(
-            lastEventID: lastEventID, generations: row.generations, joinFrom: row.joinFrom)
+            lastEventID: lastEventID, generations: row.generations, joinFrom: row.joinFrom,
+            afterFailure: row.afterFailure)
         #expect(resolution.forwardedLastEventID == nil)
     }
 
