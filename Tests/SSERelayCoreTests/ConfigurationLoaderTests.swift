@@ -503,12 +503,12 @@ struct ConfigurationLoaderTests {
             (#"{"admin": {"x": 1}}"#, "listen, token"),
             (
                 #"{"streams": [{"x": 1}]}"#,
-                "heartbeatSeconds, ids, joinFrom, keyIncludesQuery, path, replay, responseHeader, retainSeconds, retryMs, upstreamFailure, upstreamLingerSeconds, varyHeaders"
+                "afterFailure, heartbeatSeconds, ids, joinFrom, keyIncludesQuery, path, replay, responseHeader, retainSeconds, retryMs, upstreamFailure, upstreamLingerSeconds, varyHeaders"
             ),
             (#"{"streams": [{"replay": {"x": 1}}]}"#, "maxBytes, maxEvents"),
             (
                 #"{"limits": {"x": 1}}"#,
-                "clientQueueBytes, headerReadTimeoutSeconds, idleTimeoutSeconds, maxClientsPerGeneration, maxConnections, maxGenerations, maxHeaderBytes, maxHeaderCount, maxRequestBodyBytes, replayMemoryBytes"
+                "clientAddressHeader, clientQueueBytes, headerReadTimeoutSeconds, idleTimeoutSeconds, maxClientsPerGeneration, maxConnections, maxGenerations, maxHeaderBytes, maxHeaderCount, maxLingeringGenerations, maxLingeringPerClient, maxRequestBodyBytes, replayMemoryBytes, requestBodyBufferBytes, requestBodyTimeoutSeconds, streamStartBurstPerClient, streamStartsPerClientPerMinute"
             ),
             (#"{"log": {"x": 1}}"#, "format, headers, level"),
         ]

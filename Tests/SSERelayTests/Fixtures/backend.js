@@ -23,10 +23,14 @@
 //                               size=N (N bytes of padding per event), stamp=1 (` t=<ms>`),
 //                               batch=N (N events per tick), raw=B64URL (that exact body,
 //                               written `chunk` bytes at a time), cookie=1 (the response
-//                               sets `Set-Cookie: session=backend-secret`).
+//                               sets `Set-Cookie: session=backend-secret`), drop=K (the
+//                               socket is destroyed right after event K: a failed answer),
+//                               overlong=K (event K carries a 2 MiB line).
 //                               The Last-Event-ID it received is echoed in `x-last-event-id`.
 //   GET  /api/conversation/:id/stats
 //                               JSON {starts, aborted, lastEventIds} of that conversation
+//   GET  /completions           JSON {started, running}: completions started in all, and
+//                               those whose stream is still open (neither ended nor aborted)
 //   Upgrade: echo               101, then every byte is echoed back
 'use strict';
 const http = require('http');
@@ -79,6 +83,7 @@ function readBody(req, done) {
 }
 
 const conversations = new Map();
+const completions = { started: 0, running: 0 };
 function conversation(id) {
   if (!conversations.has(id)) conversations.set(id, { starts: 0, aborted: 0, lastEventIds: [] });
   return conversations.get(id);
@@ -93,6 +98,11 @@ function streamCompletion(req, res, id, url) {
     return;
   }
   stats.starts++;
+  completions.started++;
+  completions.running++;
+  let counted = true;
+  const stopped = () => { if (counted) { counted = false; completions.running--; } };
+  res.on('close', stopped);
   stats.lastEventIds.push(req.headers['last-event-id'] || null);
   if (url.searchParams.get('raw')) {
     // The body exactly as given (base64url), in chunks of `chunk` bytes: tricky frames.
@@ -135,9 +145,15 @@ function streamCompletion(req, res, id, url) {
     const size = Number(url.searchParams.get('size') || 0);
     const padding = size > 0 ? ` ${'x'.repeat(size)}` : '';
     const stamp = url.searchParams.get('stamp') === '1' ? ` t=${Date.now()}` : '';
-    frame += `data: token ${k} of ${id}${stamp}${padding}${nl}${nl}`;
+    const overlong = Number(url.searchParams.get('overlong') || 0) === k ? ` ${'y'.repeat(2 << 20)}` : '';
+    frame += `data: token ${k} of ${id}${stamp}${padding}${overlong}${nl}${nl}`;
     }
     res.write(frame);
+    if (Number(url.searchParams.get('drop') || 0) === k) {
+      clearInterval(timer);
+      done = true;
+      res.socket.end();
+    }
   }, interval);
   req.on('close', () => {
     clearInterval(timer);
@@ -193,6 +209,10 @@ const server = http.createServer((req, res) => {
   } else if (url.pathname === '/hang') {
     hanging.add(res);
     req.on('close', () => hanging.delete(res));
+  } else if (url.pathname === '/completions') {
+    const body = JSON.stringify(completions);
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
   } else if (url.pathname === '/stats') {
     const body = JSON.stringify({ connections, requests });
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });

@@ -63,9 +63,14 @@ struct HostileUpstreamFaultTests {
                 await self.drain(first, into: &firstEvents)
                 return (firstEvents, secondEvents)
             }
-            // Both got the same events, in order, each once.
-            let received = first.map(\.data)
-            #expect(received == second.map(\.data))
+            // Both got the same events, in order, each once, then the failure event: an
+            // answer cut short never looks finished.
+            let failure = "{\"reason\":\"upstream_closed\"}"
+            #expect(first.last?.type == EventStreamWriter.failureEventName)
+            #expect(first.last?.data == failure)
+            #expect(second.last?.data == failure)
+            let received = first.dropLast().map(\.data)
+            #expect(received == second.dropLast().map(\.data))
             let count = received.count
             #expect(count >= 3)
             #expect(count < 1000)
@@ -80,10 +85,11 @@ struct HostileUpstreamFaultTests {
                 await self.drain(stream, into: &events)
                 return events.map(\.data)
             }
-            #expect(resumed == Array(received.dropFirst(2)))
-            // Resuming after the last one: nothing left, and no new upstream request.
-            let after = try await fetch(
-                relay.address, .GET, path, headers: [("Last-Event-ID", try #require(first.last?.lastID))])
+            #expect(resumed == Array(received.dropFirst(2)) + [failure])
+            // Reconnecting with the failure marker: 204, and no new upstream request.
+            let marker = try #require(first.last?.lastID)
+            #expect(RelayEventID(parsingFailureMarker: marker) != nil)
+            let after = try await fetch(relay.address, .GET, path, headers: [("Last-Event-ID", marker)])
             #expect(after.status == .noContent)
             #expect(try RelayMetricsProbe(relay: relay).value("sse_relay_upstream_streams_started_total") == 1)
 
@@ -214,7 +220,8 @@ struct HostileUpstreamFaultTests {
                 #expect(stream.head.status == .ok)
                 var events: [ServerSentEvent] = []
                 await self.drain(stream, into: &events)
-                #expect(events.isEmpty)
+                // No event of the generation, only the failure event that says it failed.
+                #expect(events.map(\.data) == ["{\"reason\":\"invalid_stream\"}"])
             }
             #expect(try metrics.value("sse_relay_upstream_errors_total", ["reason": "invalid_event_stream"]) == 1)
             let after = try #require(try metrics.value("process_resident_memory_bytes"))
