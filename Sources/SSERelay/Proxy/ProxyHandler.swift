@@ -371,7 +371,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.logger.notice(
             "request body over the limit",
             metadata: [
-                "limit": "\(limit)", "path": "\(exchange.request.uri)", "client": "\(self.clientAddress ?? "-")",
+                "limit": "\(limit)", "path": "\(self.shownTarget(of: exchange))",
+                "client": "\(self.clientAddress ?? "-")",
             ])
         self.abandon(
             exchange,
@@ -435,7 +436,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             "upstream failed",
             metadata: [
                 "reason": "\(error.reason)", "error": "\(error.detail)",
-                "method": "\(exchange.request.method)", "path": "\(exchange.request.uri)",
+                "method": "\(exchange.request.method)", "path": "\(self.shownTarget(of: exchange))",
             ]
         )
         if exchange.responseStarted {
