@@ -3,6 +3,10 @@ import SSERelayCore
 
 /// `sse-relay check-config PATH`: validates a file and exits 0, or prints every problem and
 /// exits 78.
+///
+/// A valid file also gets what it decides about identity and secrets, which no other key's
+/// default changes as much: each route's key rule (the headers left out, or the explicit
+/// `varyHeaders` list) and private response headers, and the redacted query parameters.
 struct CheckConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-config",
@@ -13,7 +17,15 @@ struct CheckConfigCommand: ParsableCommand {
     var path: String
 
     func run() throws {
-        _ = try ConfigurationOptions.loadOrExit(path: self.path)
+        let configuration = try ConfigurationOptions.loadOrExit(path: self.path)
         print("\(self.path): configuration is valid")
+        for (index, route) in configuration.streams.enumerated() {
+            print("streams[\(index)] \(route.path): stream key headers: \(route.keyRuleDescription)")
+            let privateHeaders =
+                route.privateResponseHeaders.isEmpty ? "none" : route.privateResponseHeaders.joined(separator: ", ")
+            print("streams[\(index)] \(route.path): private response headers: \(privateHeaders)")
+        }
+        let redacted = configuration.log.redactQueryParameters
+        print("log.redactQueryParameters: \(redacted.isEmpty ? "none" : redacted.joined(separator: ", "))")
     }
 }

@@ -38,7 +38,7 @@ struct ConfigurationLoaderTests {
         let route = try #require(configuration.streams.first)
         #expect(route.path == RoutePattern.conversationStream)
         #expect(route.path.description == "/api/conversation/:conversationId/stream")
-        #expect(route.varyHeaders == ["authorization", "cookie", "origin"])
+        #expect(route.varyHeaders == nil)
         #expect(route.keyIncludesQuery == true)
         #expect(route.retryMs == 2000)
         #expect(route.ids == .auto)
@@ -72,7 +72,7 @@ struct ConfigurationLoaderTests {
               "admin": { "listen": "127.0.0.1:9090", "token": null },
               "streams": [ {
                 "path": "/api/conversation/:conversationId/stream",
-                "varyHeaders": ["authorization", "cookie", "origin"], "keyIncludesQuery": true,
+                "varyHeaders": null, "keyIncludesQuery": true,
                 "retryMs": 2000, "ids": "auto", "joinFrom": "start", "heartbeatSeconds": 15,
                 "upstreamLingerSeconds": 300, "retainSeconds": 300,
                 "upstreamFailure": "retry", "responseHeader": "X-SSE-Relay",
@@ -153,7 +153,7 @@ struct ConfigurationLoaderTests {
         // Spot checks that do not depend on `expected` being built right.
         #expect(configuration.streams.map(\.path.description) == ["/api/chat/:chatId/events", "/rooms/:room/:topic"])
         #expect(configuration.streams[1].retryMs == 2000)
-        #expect(configuration.streams[1].varyHeaders == ["authorization", "cookie", "origin"])
+        #expect(configuration.streams[1].varyHeaders == nil)
         #expect(configuration.streams[0].path.match(path: "/api/chat/9/events")?.map(\.value) == ["9"])
     }
 
@@ -354,7 +354,7 @@ struct ConfigurationLoaderTests {
             (#"{"streams": [{}, {"path": "/b", "retryMs": []}]}"#, "streams[1].retryMs", "got an array"),
             (
                 #"{"streams": [{"varyHeaders": "cookie"}]}"#, "streams[0].varyHeaders",
-                #"expected an array, got the string "cookie""#
+                #"expected an array or null, got the string "cookie""#
             ),
             (
                 #"{"streams": [{"varyHeaders": ["cookie", 5]}]}"#, "streams[0].varyHeaders[1]",
@@ -503,14 +503,14 @@ struct ConfigurationLoaderTests {
             (#"{"admin": {"x": 1}}"#, "listen, token"),
             (
                 #"{"streams": [{"x": 1}]}"#,
-                "afterFailure, heartbeatSeconds, ids, joinFrom, keyIncludesQuery, path, replay, responseHeader, retainSeconds, retryMs, upstreamFailure, upstreamLingerSeconds, varyHeaders"
+                "afterFailure, heartbeatSeconds, ids, ignoreHeaders, joinFrom, keyIncludesQuery, path, privateResponseHeaders, replay, responseHeader, retainSeconds, retryMs, upstreamFailure, upstreamLingerSeconds, varyHeaders"
             ),
             (#"{"streams": [{"replay": {"x": 1}}]}"#, "maxBytes, maxEvents"),
             (
                 #"{"limits": {"x": 1}}"#,
                 "clientAddressHeader, clientQueueBytes, headerReadTimeoutSeconds, idleTimeoutSeconds, maxClientsPerGeneration, maxConnections, maxGenerations, maxHeaderBytes, maxHeaderCount, maxLingeringGenerations, maxLingeringPerClient, maxRequestBodyBytes, replayMemoryBytes, requestBodyBufferBytes, requestBodyTimeoutSeconds, streamStartBurstPerClient, streamStartsPerClientPerMinute"
             ),
-            (#"{"log": {"x": 1}}"#, "format, headers, level"),
+            (#"{"log": {"x": 1}}"#, "format, headers, level, redactQueryParameters"),
         ]
     )
     func unknownKeyListsKnownKeys(json: String, known: String) throws {

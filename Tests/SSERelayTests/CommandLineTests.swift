@@ -52,7 +52,34 @@ struct CommandLineTests {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let outcome = try await self.run(["check-config", path])
         #expect(outcome.status == 0)
-        #expect(outcome.output == "\(path): configuration is valid\n")
+        #expect(outcome.output.hasPrefix("\(path): configuration is valid\n"))
+    }
+
+    @Test("check-config prints each route's key rule, its private response headers and the redacted query parameters")
+    func checkPrintsIdentityRules() async throws {
+        let path = try self.writeTemporary(
+            #"""
+            {"streams": [{"ignoreHeaders": ["x-my-trace"]},
+                         {"path": "/b/:id", "varyHeaders": ["Authorization"], "privateResponseHeaders": []}],
+             "log": {"redactQueryParameters": ["ticket"]}}
+            """#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let outcome = try await self.run(["check-config", path])
+        #expect(outcome.status == 0)
+        let lines = outcome.output.split(separator: "\n").map(String.init)
+        #expect(lines.count == 6)
+        #expect(
+            lines[1].hasPrefix(
+                "streams[0] /api/conversation/:conversationId/stream: stream key headers: every request header except accept, "
+            ))
+        #expect(lines[1].hasSuffix(", x-my-trace"))
+        #expect(
+            lines[2]
+                == "streams[0] /api/conversation/:conversationId/stream: private response headers: set-cookie, set-cookie2"
+        )
+        #expect(lines[3] == "streams[1] /b/:id: stream key headers: only authorization (varyHeaders)")
+        #expect(lines[4] == "streams[1] /b/:id: private response headers: none")
+        #expect(lines[5] == "log.redactQueryParameters: ticket")
     }
 
     @Test("check-config rejects a bad file with status 78, naming file and key path")

@@ -1,6 +1,6 @@
 import SSERelayCore
 
-/// What `GET /streams` shows of every generation (SPEC §6), encoded as JSON.
+/// What `GET /streams` shows of every generation, encoded as JSON.
 ///
 /// Built for people reading it with `curl | jq`: snake_case keys, durations in seconds, header
 /// values of credentials redacted as in the logs (``HeaderRedaction``).
@@ -12,11 +12,15 @@ struct StreamsReport: Encodable, Sendable {
 struct GenerationReport: Encodable, Sendable {
     /// The token every relay id of the generation starts with; `/streams/{generation}`.
     var generation: String
-    /// The stream key as logged: route, parameters, query and the digest of the vary headers.
+    /// The stream key as logged: route, parameters, query and the digest of its headers.
     var key: String
     var route: String
     var parameters: [String: String]
+    /// The key's query in canonical order, credential-like parameters redacted.
     var query: String
+    /// The lowercased names of the request headers in the key (their values are only digested),
+    /// so an operator can see which headers keep clients of one conversation apart.
+    var keyHeaders: [String]
     /// `active`, `lingering` (no clients, upstream still open), `finished`, `failed`.
     var state: String
     var ageSeconds: Double
@@ -34,6 +38,7 @@ struct GenerationReport: Encodable, Sendable {
         case ageSeconds = "age_seconds"
         case retainedEvents = "retained_events"
         case bufferedBytes = "buffered_bytes"
+        case keyHeaders = "key_headers"
     }
 }
 

@@ -288,6 +288,20 @@ public final class RelayMetrics: Sendable {
             helpText: "Completed requests by kind and response status.")
     }
 
+    /// Counts a stream request that started its own generation although one of the same
+    /// route, parameters and query was held, kept apart only by the value of `header`.
+    func collapsePrevented(header: String) {
+        self.labelledCounter(Self.collapsePreventedName, labels: [("header", header)]).increment()
+    }
+
+    private static var collapsePreventedName: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "sse_relay", metricName: "collapse_prevented", unitName: "total",
+            helpText:
+                "Stream requests that started their own upstream because a request header differed from a held stream of the same route, parameters and query, by header."
+        )
+    }
+
     private static var upstreamErrorsName: MetricNameDescriptor {
         MetricNameDescriptor(
             namespace: "sse_relay", metricName: "upstream_errors", unitName: "total",

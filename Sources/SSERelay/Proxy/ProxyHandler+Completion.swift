@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOHTTP1
+import SSERelayCore
 
 extension ProxyHandler {
     /// Counts a finished exchange in `requests_total` and writes its one `request` line at
@@ -12,7 +13,7 @@ extension ProxyHandler {
         let now = NIODeadline.now()
         var metadata: Logger.Metadata = [
             "method": "\(exchange.request.method.rawValue)",
-            "path": "\(exchange.request.uri)",
+            "path": "\(self.shownTarget(of: exchange))",
             "status": .stringConvertible(Int(exchange.responseStatus?.code ?? 0)),
             "bytes": .stringConvertible(exchange.bytesSent),
             "duration_ms": .stringConvertible(Self.milliseconds(now - exchange.startTime)),
@@ -25,6 +26,11 @@ extension ProxyHandler {
             metadata["outcome"] = "\(outcome)"
         }
         self.logger.info("request", metadata: metadata)
+    }
+
+    /// The request target as logs show it: credential-like query parameters redacted.
+    func shownTarget(of exchange: ProxyExchange) -> String {
+        self.settings.queryRedaction.redacting(target: exchange.request.uri)
     }
 
     private static func milliseconds(_ amount: TimeAmount) -> Double {

@@ -4,13 +4,18 @@ import NIOHTTP1
 import SSERelayCore
 
 extension ProxyHandler {
-    /// Serves a GET through the stream engine when it matches a stream route; returns whether
-    /// it did.
+    /// Serves a GET through the stream engine when its normalised target matches a stream route;
+    /// returns whether it did. A generation it starts asks the upstream for the normalised
+    /// target, so the backend serves the very stream the key names.
     func startStream(_ exchange: ProxyExchange) -> Bool {
         guard let context = self.context else { return false }
         let request = exchange.request
+        let target = RequestTarget(normalizing: request.uri)
         for route in self.settings.streams {
-            guard let key = StreamKey(route: route, target: request.uri, headers: request.headers) else { continue }
+            guard
+                let key = StreamKey(
+                    route: route, target: target, headers: request.headers, redaction: self.settings.queryRedaction)
+            else { continue }
             let lastEventID = request.headers.first(name: "last-event-id")
             let client = self.budgetAddress(of: request)
             let admission = self.registry.resolve(
@@ -48,7 +53,7 @@ extension ProxyHandler {
                         generation: generation,
                         pool: self.pool,
                         requestHead: ProxyHeaderPolicy.upstreamStreamRequestHead(
-                            for: request, clientAddress: self.clientAddress,
+                            for: request, target: target.upstreamTarget, clientAddress: self.clientAddress,
                             forwardedLastEventID: forwardedLastEventID,
                             upstreamHost: self.settings.upstream.url.hostHeader),
                         responseTimeoutSeconds: self.settings.upstream.responseTimeoutSeconds
@@ -102,7 +107,7 @@ extension ProxyHandler {
         self.registry.metrics.record(.overLimit)
         exchange.outcome = "over_limit"
         self.logger.warning(
-            "stream request refused", metadata: ["reason": "\(reason)", "path": "\(exchange.request.uri)"])
+            "stream request refused", metadata: ["reason": "\(reason)", "path": "\(self.shownTarget(of: exchange))"])
         let answer = StreamFailureAnswer(
             request: exchange.request, route: route, comment: "refused: the relay is at capacity",
             status: .serviceUnavailable, extraHeaders: [("Retry-After", "1")], keepAlive: exchange.keepAlive)

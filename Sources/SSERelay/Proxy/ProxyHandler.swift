@@ -400,7 +400,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.logger.notice(
             "request body over the limit",
             metadata: [
-                "limit": "\(limit)", "path": "\(exchange.request.uri)", "client": "\(self.clientAddress ?? "-")",
+                "limit": "\(limit)", "path": "\(self.shownTarget(of: exchange))",
+                "client": "\(self.clientAddress ?? "-")",
             ])
         self.abandon(
             exchange,
@@ -464,7 +465,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             "upstream failed",
             metadata: [
                 "reason": "\(error.reason)", "error": "\(error.detail)",
-                "method": "\(exchange.request.method)", "path": "\(exchange.request.uri)",
+                "method": "\(exchange.request.method)", "path": "\(self.shownTarget(of: exchange))",
             ]
         )
         if exchange.responseStarted {

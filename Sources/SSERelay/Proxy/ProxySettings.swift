@@ -7,6 +7,7 @@ struct ProxySettings: Sendable {
         self.limits = configuration.limits
         self.upstream = configuration.upstream
         self.logHeaders = configuration.log.headers
+        self.queryRedaction = configuration.log.queryRedaction
         self.streams = configuration.streams
     }
 
@@ -14,6 +15,8 @@ struct ProxySettings: Sendable {
     var upstream: UpstreamConfiguration
     /// `log.headers`: log each request's and response's headers, redacted.
     var logHeaders: Bool
+    /// `log.redactQueryParameters`: what of a request target logs and stream keys may show.
+    var queryRedaction: QueryRedaction
     /// `streams`: the routes whose GET requests are stream requests.
     var streams: [StreamRouteConfiguration]
 }

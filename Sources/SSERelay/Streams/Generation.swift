@@ -399,7 +399,8 @@ final class Generation: Sendable {
                 route: self.key.route,
                 parameters: Dictionary(
                     self.key.parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first }),
-                query: self.key.query,
+                query: self.key.shownQuery,
+                keyHeaders: self.key.headerNames,
                 state: state.machine.state.rawValue,
                 ageSeconds: Double((NIODeadline.now() - self.createdAt).nanoseconds) / 1e9,
                 events: state.log.nextSequence - 1,

@@ -21,6 +21,11 @@ import Synchronization
 final class StreamRegistry: Sendable {
     private struct State {
         var generations: [StreamKey: [Generation]] = [:]
+        /// The keys held, by what they share but their headers: where a new key finds the
+        /// streams it would have joined but for a header's value.
+        var keysBySharedPart: [SharedPart: [StreamKey]] = [:]
+        /// When a split was last logged, by header name (at most ``CollapseSplits/maximumHeaders``).
+        var splitsLoggedAt: [String: NIODeadline] = [:]
         /// Generations held, across all keys.
         var count = 0
         var limits: LimitsConfiguration
@@ -51,6 +56,28 @@ final class StreamRegistry: Sendable {
 
     private struct LingeringEntry {
         var client: String?
+    }
+
+    /// A stream key without its headers: the route, its parameters and the query.
+    private struct SharedPart: Hashable {
+        var route: String
+        var parameters: [StreamKey.Parameter]
+        var query: String
+
+        init(_ key: StreamKey) {
+            self.route = key.route
+            self.parameters = key.parameters
+            self.query = key.query
+        }
+    }
+
+    /// Bounds on counting and logging requests that header values kept apart.
+    private enum CollapseSplits {
+        /// Header names counted and logged under their own name; others count as `other`, so
+        /// a client sending random header names cannot grow the metrics without bound.
+        static let maximumHeaders = 64
+        /// At most one log line per header in this time.
+        static let logInterval = TimeAmount.seconds(60)
     }
 
     /// The registry's answer to a stream request.
@@ -151,9 +178,13 @@ final class StreamRegistry: Sendable {
                     }
                     displaced = oldest
                 }
+                self.countSplit(of: key, in: &state)
                 let new = Generation(
                     key: key, route: route, starterAddress: client, eventLoop: eventLoop, registry: self,
                     logger: self.logger)
+                if state.generations[key] == nil {
+                    state.keysBySharedPart[SharedPart(key), default: []].append(key)
+                }
                 state.generations[key, default: []].append(new)
                 state.count += 1
                 state.startOrder.append(new)
@@ -171,6 +202,28 @@ final class StreamRegistry: Sendable {
             displaced.discard()
         }
         return admission
+    }
+
+    /// Counts (and logs, at most once a minute per header) a key that starts a generation of
+    /// its own while one of the same route, parameters and query is held: the headers that
+    /// differ are what kept them apart, and an operator behind an edge that adds a header per
+    /// request needs to see at once which one split their streams.
+    private func countSplit(of key: StreamKey, in state: inout State) {
+        guard let held = state.keysBySharedPart[SharedPart(key)]?.last, held != key else { return }
+        let now = NIODeadline.now()
+        for header in key.headersDiffering(from: held) {
+            let known = state.splitsLoggedAt[header] != nil
+            let name = known || state.splitsLoggedAt.count < CollapseSplits.maximumHeaders ? header : "other"
+            self.metrics.collapsePrevented(header: name)
+            if let last = state.splitsLoggedAt[name], now - last < CollapseSplits.logInterval { continue }
+            state.splitsLoggedAt[name] = now
+            self.logger.notice(
+                "a stream request started its own upstream: a request header differs from a held stream of the same conversation",
+                metadata: [
+                    "header": "\(name)", "route": "\(key.route)",
+                    "hint": "add it to the route's ignoreHeaders if it cannot carry identity",
+                ])
+        }
     }
 
     /// A client of `generation` left: the state machine's transition, with the lingering
@@ -244,6 +297,11 @@ final class StreamRegistry: Sendable {
         state.generations[generation.key]?.remove(at: index)
         if state.generations[generation.key]?.isEmpty ?? false {
             state.generations[generation.key] = nil
+            let part = SharedPart(generation.key)
+            state.keysBySharedPart[part]?.removeAll { $0 == generation.key }
+            if state.keysBySharedPart[part]?.isEmpty ?? false {
+                state.keysBySharedPart[part] = nil
+            }
         }
         state.count -= 1
         Self.stopLingering(generation, in: &state)

@@ -1,7 +1,11 @@
 import NIOHTTP1
 import SSERelayCore
 
-/// The response heads of stream requests (SPEC §4).
+/// The response heads of stream requests.
+///
+/// Only the client whose request started the generation gets the route's private response
+/// headers (`Set-Cookie` by default): they answer the starter's request, and a client that
+/// joins or resumes, even under an equal key, must not be handed the starter's session.
 enum StreamResponseHead {
     /// For a stream: the upstream's headers (CORS and the like) less hop-by-hop and framing
     /// headers, with the SSE headers the relay guarantees, framed for the client's version.
@@ -19,6 +23,9 @@ enum StreamResponseHead {
         if let name = route.responseHeader {
             headers.remove(name: name)
         }
+        if mode != .started {
+            ProxyHeaderPolicy.removePrivateResponseHeaders(route.privateResponseHeaders, from: &headers)
+        }
         ProxyHeaderPolicy.appendVia(to: &headers, receivedVersion: upstream.version)
         return self.streamHead(headers: headers, request: request, route: route, mode: mode.rawValue)
     }
@@ -28,10 +35,17 @@ enum StreamResponseHead {
         self.streamHead(headers: HTTPHeaders(), request: request, route: route, mode: nil)
     }
 
-    /// The upstream's own non-SSE answer, relayed as it is (hop-by-hop headers aside).
-    static func relayed(_ upstream: HTTPResponseHead, request: HTTPRequestHead) -> HTTPResponseHead {
+    /// The upstream's own non-SSE answer, relayed as it is (hop-by-hop headers aside, and the
+    /// private ones for anyone but the starter).
+    static func relayed(
+        _ upstream: HTTPResponseHead, request: HTTPRequestHead, route: StreamRouteConfiguration,
+        mode: StreamSubscriber.Mode
+    ) -> HTTPResponseHead {
         var headers = upstream.headers
         HopByHopHeaders.remove(from: &headers)
+        if mode != .started {
+            ProxyHeaderPolicy.removePrivateResponseHeaders(route.privateResponseHeaders, from: &headers)
+        }
         headers.remove(name: "content-length")
         ProxyHeaderPolicy.appendVia(to: &headers, receivedVersion: upstream.version)
         _ = ResponseFraming.frame(

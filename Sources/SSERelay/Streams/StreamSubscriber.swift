@@ -132,7 +132,9 @@ final class StreamSubscriber {
             return true
         case .rejected(let upstreamHead, let body):
             self.generation.metrics.record(.rejected)
-            writer.writeStreamHead(StreamResponseHead.relayed(upstreamHead, request: self.request))
+            writer.writeStreamHead(
+                StreamResponseHead.relayed(
+                    upstreamHead, request: self.request, route: route, mode: self.mode))
             if body.readableBytes > 0 {
                 writer.writeStreamBody(body)
             }

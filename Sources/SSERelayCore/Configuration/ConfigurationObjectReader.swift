@@ -188,6 +188,22 @@ struct ConfigurationObjectReader {
             read(element, arrayPath.appending(index: index), self.problems)
         }
     }
+
+    /// The array at `key` with each element read by `read`, `nil` for `null`, or
+    /// `defaultValue` when absent.
+    mutating func optionalArray<Element>(
+        _ key: String,
+        default defaultValue: [Element]?,
+        _ read: (JSONValue, ConfigurationKeyPath, ConfigurationProblems) -> Element?
+    ) -> [Element]? {
+        if case .null = self.value(key) { return nil }
+        guard case .array = self.fields[key] else {
+            guard let value = self.fields[key] else { return defaultValue }
+            self.report(key, "expected an array or null, got \(value.summary)")
+            return defaultValue
+        }
+        return self.array(key, default: defaultValue ?? [], read)
+    }
 }
 
 /// Why a string value could not be parsed; the reader adds the key path and the value.

@@ -21,13 +21,30 @@ public struct LogConfiguration: Sendable, Hashable {
     /// `log.headers` (boolean, default false): log each request's and response's headers, with
     /// credentials redacted.
     public var headers = false
+    /// `log.redactQueryParameters` (array of names, default `["token", "access_token",
+    /// "api_key", "apikey", "key", "auth", "password", "secret", "signature", "sig", "jwt",
+    /// "code", "session"]`): query parameters whose values are shown as `[redacted]` in logs,
+    /// `/streams` and stream keys, compared case-insensitively. `EventSource` cannot send
+    /// headers, so a stream's credential often travels in its query.
+    public var redactQueryParameters = QueryRedaction.defaultNames
 
     public init() {}
+
+    /// ``redactQueryParameters`` ready to apply.
+    public var queryRedaction: QueryRedaction { QueryRedaction(names: self.redactQueryParameters) }
 
     init(reading reader: inout ConfigurationObjectReader) {
         self.init()
         self.level = reader.choice("level", default: self.level)
         self.format = reader.choice("format", default: self.format)
         self.headers = reader.bool("headers", default: self.headers)
+        self.redactQueryParameters = reader.array("redactQueryParameters", default: self.redactQueryParameters) {
+            value, path, problems in
+            guard case .string(let name) = value, !name.isEmpty else {
+                problems.report(path, "expected a query parameter name, got \(value.summary)")
+                return nil
+            }
+            return name.lowercased()
+        }
     }
 }

@@ -1,4 +1,4 @@
-/// One entry of `streams`: a route whose GET requests are SSE stream requests (SPEC §3, §4).
+/// One entry of `streams`: a route whose GET requests are SSE stream requests.
 public struct StreamRouteConfiguration: Sendable, Hashable {
     /// Which events get a relay id.
     public enum IDMode: String, Sendable, Hashable, CaseIterable {
@@ -45,9 +45,21 @@ public struct StreamRouteConfiguration: Sendable, Hashable {
 
     /// `path` (string, default `/api/conversation/:conversationId/stream`).
     public var path: RoutePattern
-    /// `varyHeaders` (array of header names, default `["authorization", "cookie", "origin"]`):
-    /// request headers whose values are part of the stream key.
-    public var varyHeaders = ["authorization", "cookie", "origin"]
+    /// `varyHeaders` (array of header names or null, default null): with `null`, every request
+    /// header is part of the stream key except those of ``StreamIdentityHeaders`` and
+    /// ``ignoreHeaders``, so a credential in any header keeps users apart; a list narrows the key
+    /// to exactly the headers listed, for an operator who knows where identity travels and wants
+    /// wider sharing.
+    public var varyHeaders: [String]? = nil
+    /// `ignoreHeaders` (array of header names or `prefix*`, default `[]`): more headers kept out
+    /// of the key under the default rule, such as the operator's own tracing header, which
+    /// would otherwise make every request's key unique. Only with `varyHeaders: null`.
+    public var ignoreHeaders: [String] = []
+    /// `privateResponseHeaders` (array of header names, default `["set-cookie", "set-cookie2"]`):
+    /// upstream response headers only the client whose request started the generation
+    /// receives; clients that join or resume never do, since they belong to the starter's
+    /// session even when the keys are equal (a `varyHeaders` list without `cookie`, say).
+    public var privateResponseHeaders = ["set-cookie", "set-cookie2"]
     /// `keyIncludesQuery` (boolean, default true): whether the query string is part of the key.
     public var keyIncludesQuery = true
     /// `retryMs` (integer or null, default 2000): the `retry:` sent first on every stream
@@ -80,6 +92,19 @@ public struct StreamRouteConfiguration: Sendable, Hashable {
         self.path = path
     }
 
+    /// Which request headers make this route's stream key, in words, as `check-config` prints
+    /// it: the explicit list, or everything except the ignored names and prefixes.
+    public var keyRuleDescription: String {
+        if let varyHeaders {
+            let names = Set(varyHeaders).sorted()
+            return names.isEmpty
+                ? "no request header (varyHeaders is empty): every client of a stream shares it"
+                : "only \(names.joined(separator: ", ")) (varyHeaders)"
+        }
+        let ignored = (StreamIdentityHeaders.excludedByDefault + self.ignoreHeaders.sorted()).joined(separator: ", ")
+        return "every request header except \(ignored)"
+    }
+
     /// The embedded default route.
     public static var defaultRoute: StreamRouteConfiguration {
         StreamRouteConfiguration(path: .conversationStream)
@@ -92,13 +117,25 @@ extension StreamRouteConfiguration {
         let defaults = StreamRouteConfiguration.defaultRoute
         self = defaults
         self.path = reader.parsed("path", default: defaults.path, RoutePattern.init(parsing:))
-        self.varyHeaders = reader.array("varyHeaders", default: defaults.varyHeaders) { value, path, problems in
-            guard case .string(let name) = value, HTTPToken.isValid(name) else {
-                problems.report(path, "expected a header name, got \(value.summary)")
+        self.varyHeaders = reader.optionalArray("varyHeaders", default: defaults.varyHeaders, Self.headerName)
+        self.ignoreHeaders = reader.array("ignoreHeaders", default: defaults.ignoreHeaders) { value, path, problems in
+            // `prefix*`: a header name with a `*` at the end; a lone `*` would leave no header
+            // in the key, which is `varyHeaders: []`, said explicitly.
+            guard case .string(let pattern) = value,
+                HTTPToken.isValid(pattern.hasSuffix("*") ? String(pattern.dropLast()) : pattern)
+            else {
+                problems.report(path, "expected a header name or a prefix such as x-trace-*, got \(value.summary)")
                 return nil
             }
-            return name.lowercased()
+            return pattern.lowercased()
         }
+        if self.varyHeaders != nil, !self.ignoreHeaders.isEmpty {
+            reader.report(
+                "ignoreHeaders",
+                "has no effect with a varyHeaders list, which names every header of the key; drop one of the two")
+        }
+        self.privateResponseHeaders = reader.array(
+            "privateResponseHeaders", default: defaults.privateResponseHeaders, Self.headerName)
         self.keyIncludesQuery = reader.bool("keyIncludesQuery", default: defaults.keyIncludesQuery)
         self.retryMs = reader.optionalInteger("retryMs", default: defaults.retryMs, in: 0...86_400_000)
         self.ids = reader.choice("ids", default: defaults.ids)
@@ -122,5 +159,16 @@ extension StreamRouteConfiguration {
             return replay
         }
         reader.finish()
+    }
+
+    /// Reads one header name, lowercased.
+    private static func headerName(
+        _ value: JSONValue, at path: ConfigurationKeyPath, problems: ConfigurationProblems
+    ) -> String? {
+        guard case .string(let name) = value, HTTPToken.isValid(name) else {
+            problems.report(path, "expected a header name, got \(value.summary)")
+            return nil
+        }
+        return name.lowercased()
     }
 }

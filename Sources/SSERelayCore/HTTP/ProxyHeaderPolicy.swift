@@ -1,6 +1,6 @@
 public import NIOHTTP1
 
-/// How the relay rewrites a message's head on its way through (SPEC §5).
+/// How the relay rewrites a message's head on its way through.
 ///
 /// Requests: hop-by-hop headers removed, `X-Forwarded-For` appended, `X-Forwarded-Proto` and
 /// `X-Forwarded-Host` added when absent (kept when a proxy in front of the relay already set
@@ -63,16 +63,24 @@ public enum ProxyHeaderPolicy {
     /// request, without a body (the relay sends none: a client's body on a stream GET is read
     /// and dropped, so its framing headers must go too, or the backend would wait for it or
     /// take the next request's first bytes as it), asking for an unencoded body so the frames
-    /// can be parsed, with the client's `Last-Event-ID` only when the relay forwards it
-    /// (SPEC §3, last row).
+    /// can be parsed, with the client's `Last-Event-ID` only when the relay forwards it (a
+    /// client's id that names no buffered event may still mean something to the backend).
+    ///
+    /// `target`, when given, replaces the request's own: the normalised target the stream key
+    /// was made from, so the backend serves the very stream the key names, whichever spelling
+    /// of it the first client used.
     public static func upstreamStreamRequestHead(
         for request: HTTPRequestHead,
+        target: String? = nil,
         clientAddress: String?,
         forwardedLastEventID: String?,
         upstreamHost: String
     ) -> HTTPRequestHead {
         var head = self.upstreamRequestHead(
             for: request, clientAddress: clientAddress, upgrade: nil, upstreamHost: upstreamHost)
+        if let target {
+            head.uri = target
+        }
         head.headers.remove(name: "content-length")
         head.headers.remove(name: "transfer-encoding")
         head.headers.replaceOrAdd(name: "Accept-Encoding", value: "identity")
@@ -81,6 +89,15 @@ public enum ProxyHeaderPolicy {
             head.headers.add(name: "Last-Event-ID", value: forwardedLastEventID)
         }
         return head
+    }
+
+    /// Removes the headers named `names` (lowercased) from a stream response for a client that
+    /// did not start the generation: `Set-Cookie` and the like belong to the session of the
+    /// request that reached the upstream, and a joiner must not be handed it.
+    public static func removePrivateResponseHeaders(_ names: [String], from headers: inout HTTPHeaders) {
+        for name in names where headers.contains(name: name) {
+            headers.remove(name: name)
+        }
     }
 
     /// Why a request must be refused before it is routed, if it must. Each rule closes a way

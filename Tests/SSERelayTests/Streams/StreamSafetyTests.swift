@@ -276,4 +276,26 @@ struct StreamSafetyTests {
             #expect(try await self.completions(relay).started == 3)
         }
     }
+
+    // MARK: What keeps requests apart is visible
+
+    @Test("requests kept apart only by a header's value are counted by header name")
+    func collapsePreventedIsCounted() async throws {
+        try await withRelay(dedicatedBackend: true) { relay in
+            let path = "/api/conversation/\(self.newConversation())/stream?events=2&interval=5&hold=1"
+            try await SSETestStream.open(relay.address, path, headers: [("X-API-Key", "alice")]) { alice in
+                _ = try await alice.nextEvent()
+                try await SSETestStream.open(
+                    relay.address, path, headers: [("X-API-Key", "bob"), ("X-Request-ID", "r-2")]
+                ) { bob in
+                    #expect(bob.head.headers.first(name: "X-SSE-Relay") == "started")
+                    _ = try await bob.nextEvent()
+                }
+            }
+            #expect(try self.metric(relay, "sse_relay_collapse_prevented_total", ["header": "x-api-key"]) == 1)
+            // A header edges add per request is no part of the key, so it split nothing.
+            #expect(try self.metric(relay, "sse_relay_collapse_prevented_total", ["header": "x-request-id"]) == 0)
+            #expect(try await self.completions(relay).started == 2)
+        }
+    }
 }
