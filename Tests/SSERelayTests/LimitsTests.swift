@@ -29,7 +29,7 @@ struct LimitsTests {
 
             let declared = try await fetch(relay.address, .POST, "/upload", body: ByteBuffer(repeating: 1, count: 1001))
             #expect(declared.status == .payloadTooLarge)
-            #expect(declared.text == "request body exceeds 1000 bytes (limits.maxRequestBodyBytes)\n")
+            #expect(declared.text == "request body too large\n")
             #expect(try await counter.count() == 1)  // the small upload only
 
             let chunked = try await fetch(

@@ -152,9 +152,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             self.registry.metrics.limitReached(.maxHeaderBytes)
             response = ErrorResponse(
                 status: .requestHeaderFieldsTooLarge,
-                message:
-                    "request header block exceeds \(self.settings.limits.maxHeaderBytes) bytes or \(self.settings.limits.maxHeaderCount) fields"
-            )
+                message: "request header fields too large")
         } else {
             response = ErrorResponse(status: .badRequest, message: "malformed HTTP request: \(parserError)")
         }
@@ -406,7 +404,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.abandon(
             exchange,
             answering: ErrorResponse(
-                status: .payloadTooLarge, message: "request body exceeds \(limit) bytes (limits.maxRequestBodyBytes)"))
+                status: .payloadTooLarge, message: "request body too large"))
     }
 
     // MARK: The upstream side
@@ -567,7 +565,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 self.logger.notice("request header timeout", metadata: ["client": "\(self.clientAddress ?? "-")"])
                 self.respondAndClose(
                     ErrorResponse(
-                        status: .requestTimeout, message: "request header not received within \(seconds.secondsText)"),
+                        status: .requestTimeout, message: "request header timeout"),
                     version: .http1_1
                 )
             } else {

@@ -15,10 +15,12 @@ final class OverloadResponder: ChannelInboundHandler {
 
     private let response: ErrorResponse
 
-    init(limit: Int) {
+    /// The body says only that the relay is at capacity: the limit is the operator's business,
+    /// and the log line that goes with it names it.
+    init() {
         self.response = ErrorResponse(
             status: .serviceUnavailable,
-            message: "the relay is at its limit of \(limit) connections, retry shortly",
+            message: "the relay is at capacity, retry shortly",
             extraHeaders: [("Retry-After", "1")]
         )
     }

@@ -128,7 +128,7 @@ public final class ProxyServer: Sendable {
                 "connection limit reached, answering 503",
                 metadata: ["limit": "\(connections.limit)", "client": "\(channel.remoteAddress?.ipAddress ?? "-")"]
             )
-            try channel.pipeline.syncOperations.addHandler(OverloadResponder(limit: connections.limit))
+            try channel.pipeline.syncOperations.addHandler(OverloadResponder())
             return
         }
         let settings = store.current

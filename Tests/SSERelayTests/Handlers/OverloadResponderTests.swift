@@ -51,13 +51,13 @@ struct OverloadResponderTests {
         let closes: CloseRecorder
         let inbound: InboundRecorder
 
-        /// A channel with the responder for `limit`, connected so `channelActive` has fired.
-        init(limit: Int) throws {
+        /// A channel with the responder, connected so `channelActive` has fired.
+        init() throws {
             self.loop = EmbeddedEventLoop()
             self.closes = CloseRecorder()
             self.inbound = InboundRecorder()
             self.channel = EmbeddedChannel(
-                handlers: [self.closes, OverloadResponder(limit: limit), self.inbound],
+                handlers: [self.closes, OverloadResponder(), self.inbound],
                 loop: self.loop
             )
             self.channel.connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: 1), promise: nil)
@@ -97,9 +97,9 @@ struct OverloadResponderTests {
         }
     }
 
-    @Test("on connect it writes exactly one 503 that names the limit", arguments: [1, 42, 50_000])
-    func writesOne503(limit: Int) throws {
-        let connection = try Connection(limit: limit)
+    @Test("on connect it writes exactly one 503 that says the relay is at capacity")
+    func writesOne503() throws {
+        let connection = try Connection()
         defer { connection.finish() }
         let written = try #require(try connection.channel.readOutbound(as: ByteBuffer.self))
         #expect(try connection.channel.readOutbound(as: ByteBuffer.self) == nil, "more than one write")
@@ -112,15 +112,13 @@ struct OverloadResponderTests {
         #expect(response.values("Content-Length") == [String(response.body.utf8.count)])
         #expect(response.headerLines.allSatisfy { !$0.isEmpty && $0.contains(": ") })
 
-        // One line, ending in a newline, naming the limit.
-        #expect(response.body.hasSuffix("\n"))
-        #expect(response.body.dropLast().contains("\n") == false)
-        #expect(response.body.contains(" \(limit) "))
+        // One line, ending in a newline, that names no limit (the log does).
+        #expect(response.body == "the relay is at capacity, retry shortly\n")
     }
 
     @Test("after the response it closes its output only, and passes channelActive on")
     func halfClosesAfterWriting() throws {
-        let connection = try Connection(limit: 3)
+        let connection = try Connection()
         defer { connection.finish() }
         #expect(try connection.channel.readOutbound(as: ByteBuffer.self) != nil)
         #expect(connection.closes.modes == [.output])
@@ -130,7 +128,7 @@ struct OverloadResponderTests {
 
     @Test("what the client sends is discarded")
     func inboundIsDiscarded() throws {
-        let connection = try Connection(limit: 3)
+        let connection = try Connection()
         defer { connection.finish() }
         _ = try connection.channel.readOutbound(as: ByteBuffer.self)
 
@@ -145,7 +143,7 @@ struct OverloadResponderTests {
 
     @Test("it closes the connection once the linger time has passed")
     func closesAfterLinger() throws {
-        let connection = try Connection(limit: 3)
+        let connection = try Connection()
         defer { connection.finish() }
         #expect(connection.channel.isActive)
 
@@ -167,7 +165,7 @@ struct OverloadResponderTests {
     @Test("an error closes the connection at once")
     func errorCloses() throws {
         struct Boom: Error {}
-        let connection = try Connection(limit: 3)
+        let connection = try Connection()
         defer { connection.finish() }
         connection.channel.pipeline.fireErrorCaught(Boom())
         #expect(!connection.channel.isActive)
