@@ -14,7 +14,8 @@ public import NIOHTTP1
 public struct UpstreamError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The stable name of the failure: `connection_refused`, `connect_timeout`,
     /// `response_timeout`, `closed_before_response`, `closed_mid_response`,
-    /// `invalid_response`, `connect_failed`, `no_connection_available`, `shutting_down`.
+    /// `invalid_response`, `connect_failed`, `no_connection_available`,
+    /// `no_stream_connection_available`, `shutting_down`.
     public let reason: String
     /// One line for people, shown in error bodies and logs.
     public let detail: String
@@ -66,6 +67,14 @@ public struct UpstreamError: Error, Sendable, Hashable, CustomStringConvertible 
         .init(
             reason: "no_connection_available",
             detail: "all \(limit) upstream connections of this worker stayed busy for \(seconds.secondsText)",
+            status: .serviceUnavailable
+        )
+    }
+
+    static func noStreamConnectionAvailable(limit: Int) -> Self {
+        .init(
+            reason: "no_stream_connection_available",
+            detail: "all \(limit) stream upstream connections of this worker are open",
             status: .serviceUnavailable
         )
     }
