@@ -93,7 +93,8 @@ struct DescriptorExhaustionTests {
         while true {
             do {
                 return try await attempt()
-            } catch  where ContinuousClock.now < deadline {
+            } catch {
+                guard ContinuousClock.now < deadline else { throw error }
                 try await Task.sleep(for: .milliseconds(100))
             }
         }
