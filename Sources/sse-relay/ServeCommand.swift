@@ -21,6 +21,7 @@ struct ServeCommand: AsyncParsableCommand {
         let configuration = try self.options.loadOrExit()
         RelayLogging.bootstrap(format: configuration.log.format)
         let logger = RelayLogging.logger(configuration.log)
+        Self.raiseDescriptorLimit(logger: logger)
         let metrics = RelayMetrics()
         // Libraries that report through swift-metrics show up on the relay's /metrics too.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
@@ -33,6 +34,24 @@ struct ServeCommand: AsyncParsableCommand {
         )
         let options = self.options
         try await Self.run(relay, logger: logger, onReload: { relay.reload(options.load) })
+    }
+
+    /// Raises the open-files soft limit to the hard one before anything is bound, since the
+    /// connection budgets are derived from it; a refusal is logged and the relay serves within
+    /// the limit it has.
+    static func raiseDescriptorLimit(logger: Logger) {
+        switch DescriptorLimit.raiseSoftLimitToHard() {
+        case .raised(let from, let limit):
+            logger.debug("open-files limit raised", metadata: ["from": "\(from)", "to": "\(limit.soft)"])
+        case .unchanged:
+            break
+        case .failed(let limit, let errno):
+            logger.warning(
+                "cannot raise the open-files limit to the hard limit; serving within the soft one",
+                metadata: ["soft": "\(limit.soft)", "hard": "\(limit.hard)", "errno": "\(errno)"])
+        case nil:
+            logger.warning("cannot read the open-files limit (getrlimit failed)")
+        }
     }
 
     /// Runs `service` until SIGTERM or SIGINT has let it drain. A second such signal during the

@@ -30,7 +30,8 @@ struct ConfigurationLoaderTests {
         #expect(configuration.upstream.url == UpstreamURL(host: "127.0.0.1", port: 3000))
         #expect(configuration.upstream.connectTimeoutSeconds == 2)
         #expect(configuration.upstream.responseTimeoutSeconds == 30)
-        #expect(configuration.upstream.maxConnections == 1024)
+        // Both connection limits are derived from the descriptor limit unless configured.
+        #expect(configuration.upstream.maxConnections == nil)
         #expect(configuration.upstream.idleTimeoutSeconds == 4)
         #expect(configuration.admin.listen == HostAndPort(host: "127.0.0.1", port: 9090))
         #expect(configuration.admin.token == nil)
@@ -50,7 +51,7 @@ struct ConfigurationLoaderTests {
         #expect(route.responseHeader == "X-SSE-Relay")
         #expect(route.replay.maxEvents == 10_000)
         #expect(route.replay.maxBytes == 4_194_304)
-        #expect(configuration.limits.maxConnections == 50_000)
+        #expect(configuration.limits.maxConnections == nil)
         #expect(configuration.limits.maxHeaderBytes == 32_768)
         #expect(configuration.limits.clientQueueBytes == 1_048_576)
         #expect(configuration.limits.replayMemoryBytes == 268_435_456)
@@ -85,7 +86,24 @@ struct ConfigurationLoaderTests {
               "log": { "level": "info", "format": "json", "headers": false }
             }
             """
-        #expect(try Self.load(json) == RelayConfiguration())
+        // The document spells out the two connection limits, which by default are derived from
+        // the descriptor limit; everything else is the default.
+        var expected = RelayConfiguration()
+        expected.upstream.maxConnections = 1024
+        expected.limits.maxConnections = 50_000
+        #expect(try Self.load(json) == expected)
+    }
+
+    @Test(
+        "A null or absent connection limit means derived",
+        arguments: [
+            #"{"upstream": {"maxConnections": null}, "limits": {"maxConnections": null}}"#,
+            #"{"upstream": {}, "limits": {}}"#,
+        ])
+    func connectionLimitsDerived(json: String) throws {
+        let configuration = try Self.load(json)
+        #expect(configuration.upstream.maxConnections == nil)
+        #expect(configuration.limits.maxConnections == nil)
     }
 
     // MARK: Full documents
@@ -320,7 +338,7 @@ struct ConfigurationLoaderTests {
             ),
             (
                 #"{"upstream": {"maxConnections": 0}}"#, "upstream.maxConnections",
-                "expected a whole number from 1 to 1000000, got the number 0"
+                "expected a whole number from 1 to 1000000 or null, got the number 0"
             ),
             (#"{"upstream": {"maxConnections": 10.5}}"#, "upstream.maxConnections", "got the number 10.5"),
             (#"{"upstream": {"idleTimeoutSeconds": -1}}"#, "upstream.idleTimeoutSeconds", "got the number -1"),

@@ -29,8 +29,18 @@ public final class AdminServer: Sendable {
     ) async throws -> AdminServer {
         let token = configuration.token.map(BearerToken.init)
         let probe = UpstreamProbe(upstream: proxy.upstream, address: proxy.upstreamAddress, group: group)
+        // Descriptors held for when the proxy's clients have taken all the others, so that
+        // `/healthz` and `/metrics` still answer then.
+        let reserve = DescriptorReserve()
+        let metrics = proxy.metrics
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        AcceptBackoff(listener: "admin", reserve: reserve, metrics: metrics, logger: logger))
+                }
+            }
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)

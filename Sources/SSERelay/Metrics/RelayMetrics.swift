@@ -282,6 +282,20 @@ public final class RelayMetrics: Sendable {
         }
     }
 
+    /// Counts a failed accept on `listener` (`proxy`, `admin`) by `reason` (`emfile`, `enfile`,
+    /// `enobufs`, `enomem`). Rare by construction (each one pauses the listener), so the labelled
+    /// lookup's lock costs nothing that matters.
+    func recordAcceptError(listener: String, reason: String) {
+        self.labelledCounter(Self.acceptErrorsName, labels: [("listener", listener), ("reason", reason)])
+            .increment()
+    }
+
+    private static var acceptErrorsName: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "sse_relay", metricName: "accept_errors", unitName: "total",
+            helpText: "Failed accepts that paused a listener (out of descriptors or memory), by listener and reason.")
+    }
+
     private static var requestsName: MetricNameDescriptor {
         MetricNameDescriptor(
             namespace: "sse_relay", metricName: "requests", unitName: "total",

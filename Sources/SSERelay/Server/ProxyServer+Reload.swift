@@ -33,7 +33,12 @@ extension ProxyServer {
         applied.log.headers = new.log.headers
         self.currentConfiguration.withLockedValue { $0 = applied }
         self.settings.current = ProxySettings(applied)
-        self.connections.limit = applied.limits.maxConnections
+        self.connections.limit =
+            ConnectionCapacity(
+                descriptorLimit: self.capacity.descriptorLimit,
+                maxConnections: applied.limits.maxConnections,
+                upstreamMaxConnections: applied.upstream.maxConnections
+            ).clientConnections
         self.streams.apply(applied.limits)
         return needsRestart
     }

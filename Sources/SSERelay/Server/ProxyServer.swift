@@ -35,6 +35,9 @@ public final class ProxyServer: Sendable {
     let streams: StreamRegistry
     let settings: ProxySettingsStore
     let currentConfiguration: NIOLockedValueBox<RelayConfiguration>
+    /// The connection budgets derived at start; a reload re-derives the client limit from the
+    /// same descriptor limit.
+    public let capacity: ConnectionCapacity
     private let logger: Logger
     private let draining = Atomic(false)
 
@@ -46,8 +49,10 @@ public final class ProxyServer: Sendable {
         streams: StreamRegistry,
         settings: ProxySettingsStore,
         configuration: RelayConfiguration,
+        capacity: ConnectionCapacity,
         logger: Logger
     ) {
+        self.capacity = capacity
         self.localAddress = localAddress
         self.serverChannel = serverChannel
         self.streams = streams
@@ -66,7 +71,8 @@ public final class ProxyServer: Sendable {
     public var isDraining: Bool { self.draining.load(ordering: .relaxed) }
 
     /// Binds `configuration.listen` (or adopts `listener`, a socket systemd passed) and starts
-    /// serving.
+    /// serving, with the connection budgets derived from the process's open-files limit now
+    /// (raise it first: ``DescriptorLimit/raiseSoftLimitToHard()``) and logged.
     public static func bind(
         configuration: RelayConfiguration,
         logger: Logger,
@@ -74,13 +80,24 @@ public final class ProxyServer: Sendable {
         listener: ListenerSource? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> ProxyServer {
-        let pools = try await UpstreamPools.make(group: group, configuration: configuration.upstream)
-        let connections = ConnectionRegistry(limit: configuration.limits.maxConnections)
+        // 1,024 is the usual default soft limit, for the case getrlimit cannot answer.
+        let capacity = ConnectionCapacity(
+            descriptorLimit: DescriptorLimit.current()?.soft ?? 1024, configuration: configuration)
+        Self.log(capacity, logger: logger)
+        let pools = try await UpstreamPools.make(
+            group: group, configuration: configuration.upstream, capacity: capacity)
+        let connections = ConnectionRegistry(limit: capacity.clientConnections)
         let settings = ProxySettingsStore(ProxySettings(configuration))
         let registry = StreamRegistry(limits: configuration.limits, metrics: metrics, logger: logger)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        AcceptBackoff(listener: "proxy", metrics: metrics, logger: logger))
+                }
+            }
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.recvAllocator, value: Self.receiveBuffers)
             .childChannelInitializer { channel in
@@ -102,8 +119,35 @@ public final class ProxyServer: Sendable {
             streams: registry,
             settings: settings,
             configuration: configuration,
+            capacity: capacity,
             logger: logger
         )
+    }
+
+    /// One `info` line with the budgets in force, and a warning when explicit values promise
+    /// more connections than the descriptors hold.
+    private static func log(_ capacity: ConnectionCapacity, logger: Logger) {
+        func origin(_ derived: Bool) -> Logger.MetadataValue { derived ? "derived" : "configured" }
+        logger.info(
+            "connection capacity",
+            metadata: [
+                "descriptor_limit": "\(capacity.descriptorLimit)",
+                "descriptor_reserve": "\(capacity.reserve)",
+                "limits.maxConnections": "\(capacity.clientConnections)",
+                "limits.maxConnections_origin": origin(capacity.clientConnectionsDerived),
+                "upstream.maxConnections": "\(capacity.pooledUpstreamConnections)",
+                "upstream.maxConnections_origin": origin(capacity.pooledUpstreamConnectionsDerived),
+                "stream_upstream_connections": "\(capacity.streamUpstreamConnections)",
+            ])
+        if capacity.isOvercommitted {
+            logger.warning(
+                "the configured connection limits exceed the open-files limit; when descriptors run out, accepting pauses and upstream connects fail",
+                metadata: [
+                    "descriptor_limit": "\(capacity.descriptorLimit)",
+                    "limits.maxConnections": "\(capacity.clientConnections)",
+                    "upstream.maxConnections": "\(capacity.pooledUpstreamConnections)",
+                ])
+        }
     }
 
     /// Connections (to clients and to the upstream) start reading into 512-byte buffers, not

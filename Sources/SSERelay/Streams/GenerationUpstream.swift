@@ -49,7 +49,7 @@ final class GenerationUpstream: UpstreamResponseReceiver {
         ) {
             self.fail(.responseTimeout(seconds: self.responseTimeoutSeconds))
         }
-        self.pool.acquire { result in
+        self.pool.acquireForStream { result in
             switch result {
             case .success(let connection):
                 guard !self.isDone else {

@@ -23,6 +23,10 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     let codecHandlers: [any RemovableChannelHandler]
     /// The pool to tell when the connection closes; `nil` once detached for a tunnel.
     weak var pool: UpstreamConnectionPool?
+    /// Whether the pool opened this connection for one stream (``UpstreamConnectionPool/acquireForStream(_:)``):
+    /// it counts against the streams' budget, not the keep-alive pool's, and is closed rather
+    /// than kept when released.
+    var isDedicatedToStream = false
     /// Closes the connection when it sits idle in the pool for too long; created once the
     /// handler has its event loop.
     private(set) var idleTimer: DeadlineTimer?

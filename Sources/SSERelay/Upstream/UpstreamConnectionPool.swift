@@ -18,15 +18,27 @@ import SSERelayCore
 /// lock. Idle connections are reused newest first (the most likely to still be open) and closed
 /// after ``UpstreamConfiguration/idleTimeoutSeconds``. When ``limit`` connections are open,
 /// requests wait in line for the next one released.
+///
+/// Streams do not come from the keep-alive connections: a stream holds its connection for its
+/// whole life, so with shared connections a thousand conversations would fill the pool and
+/// every pass-through request would wait behind them (or the next conversation would wait
+/// behind them all). ``acquireForStream(_:)`` opens a dedicated connection instead, counted
+/// against ``streamLimit`` alone and closed when released; neither side ever waits for the
+/// other.
 final class UpstreamConnectionPool {
     let eventLoop: any EventLoop
     private let address: SocketAddress
     private let configuration: UpstreamConfiguration
     /// Open connections allowed on this loop: the configured total shared among the loops.
     let limit: Int
+    /// Dedicated stream connections allowed open at once on this loop: the streams' share of
+    /// the descriptors (``ConnectionCapacity/streamUpstreamConnections``) shared among the loops.
+    let streamLimit: Int
 
     private var idle: [UpstreamConnection] = []
     private var openCount = 0
+    /// Dedicated stream connections open or connecting; never part of ``openCount``.
+    private(set) var streamCount = 0
     private var waiters = CircularBuffer<Waiter>()
     private var isShutDown = false
 
@@ -34,12 +46,14 @@ final class UpstreamConnectionPool {
         eventLoop: any EventLoop,
         address: SocketAddress,
         configuration: UpstreamConfiguration,
-        limit: Int
+        limit: Int,
+        streamLimit: Int
     ) {
         self.eventLoop = eventLoop
         self.address = address
         self.configuration = configuration
         self.limit = limit
+        self.streamLimit = streamLimit
     }
 
     /// Called with the outcome of ``acquire(_:)``, on the pool's event loop.
@@ -71,7 +85,7 @@ final class UpstreamConnectionPool {
             }
         }
         if self.openCount < self.limit {
-            self.connect(completion)
+            self.connect(for: .pool, completion)
         } else {
             let waiter = Waiter(completion)
             let seconds = self.configuration.connectTimeoutSeconds
@@ -84,12 +98,30 @@ final class UpstreamConnectionPool {
         }
     }
 
+    /// Opens a dedicated connection for one stream, outside the keep-alive pool.
+    ///
+    /// It never takes an idle pooled connection nor waits for one: at ``streamLimit`` it fails at
+    /// once with ``UpstreamError/noStreamConnectionAvailable(limit:)``, since the streams that
+    /// hold the budget may run for hours. `completion` runs on the pool's loop, possibly at once.
+    func acquireForStream(_ completion: @escaping Acquisition) {
+        self.eventLoop.assertInEventLoop()
+        guard !self.isShutDown else {
+            return completion(.failure(.shuttingDown))
+        }
+        guard self.streamCount < self.streamLimit else {
+            return completion(.failure(.noStreamConnectionAvailable(limit: self.streamLimit)))
+        }
+        self.connect(for: .stream, completion)
+    }
+
     /// Takes back a connection whose exchange is over: kept for reuse when it can carry another
-    /// request, closed otherwise.
+    /// request, closed otherwise. A stream's dedicated connection is always closed: an event
+    /// stream rarely ends on a clean keep-alive boundary, and keeping it would put it in the
+    /// pass-through pool's count.
     func release(_ connection: UpstreamConnection) {
         self.eventLoop.assertInEventLoop()
         connection.detachReceiver()
-        guard connection.isReusable, !self.isShutDown else {
+        guard connection.isReusable, !connection.isDedicatedToStream, !self.isShutDown else {
             connection.close()
             return
         }
@@ -112,11 +144,15 @@ final class UpstreamConnectionPool {
 
     /// Called by a connection when its channel closed.
     func connectionDidClose(_ connection: UpstreamConnection) {
+        guard !connection.isDedicatedToStream else {
+            self.streamCount -= 1
+            return
+        }
         self.openCount -= 1
         self.idle.removeAll { $0 === connection }
         if let waiter = self.waiters.popFirst() {
             waiter.timer?.cancel()
-            self.connect(waiter.completion)
+            self.connect(for: .pool, waiter.completion)
         }
     }
 
@@ -132,8 +168,27 @@ final class UpstreamConnectionPool {
         }
     }
 
-    private func connect(_ completion: @escaping Acquisition) {
-        self.openCount += 1
+    /// What a new connection is for, and so which count it belongs to.
+    private enum Use {
+        /// A keep-alive connection of the pool, counted in ``openCount``.
+        case pool
+        /// A stream's dedicated connection, counted in ``streamCount``.
+        case stream
+    }
+
+    private func connect(for use: Use, _ completion: @escaping Acquisition) {
+        switch use {
+        case .pool: self.openCount += 1
+        case .stream: self.streamCount += 1
+        }
+        // Undoes the count of a connection that never became one (its channel never
+        // reached ``connectionDidClose(_:)`` through the pool).
+        let uncount = {
+            switch use {
+            case .pool: self.openCount -= 1
+            case .stream: self.streamCount -= 1
+            }
+        }
         let upstream = self.configuration.url.description
         let connectTimeout = self.configuration.connectTimeoutSeconds
         ClientBootstrap(group: self.eventLoop)
@@ -157,15 +212,16 @@ final class UpstreamConnectionPool {
                 case .success(let channel):
                     do {
                         let connection = try channel.pipeline.syncOperations.handler(type: UpstreamConnection.self)
+                        connection.isDedicatedToStream = use == .stream
                         connection.pool = self
                         completion(.success(connection))
                     } catch {
                         channel.close(promise: nil)
-                        self.openCount -= 1
+                        uncount()
                         completion(.failure(.connectFailed(upstream, error)))
                     }
                 case .failure(let error):
-                    self.openCount -= 1
+                    uncount()
                     completion(
                         .failure(.connectFailure(error, upstream: upstream, connectTimeoutSeconds: connectTimeout)))
                 }

@@ -14,7 +14,8 @@ public import NIOHTTP1
 public struct UpstreamError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The stable name of the failure: `connection_refused`, `connect_timeout`,
     /// `response_timeout`, `closed_before_response`, `closed_mid_response`,
-    /// `invalid_response`, `connect_failed`, `no_connection_available`, `shutting_down`.
+    /// `invalid_response`, `connect_failed`, `no_connection_available`,
+    /// `no_stream_connection_available`, `shutting_down`.
     public let reason: String
     /// What a client is told: the failure in a few words, without the upstream's address, the
     /// pool's size or a configured limit, which are the operator's business.
@@ -74,6 +75,14 @@ public struct UpstreamError: Error, Sendable, Hashable, CustomStringConvertible 
         .init(
             reason: "no_connection_available", publicDetail: "upstream busy, try again",
             detail: "all \(limit) upstream connections of this worker stayed busy for \(seconds.secondsText)",
+            status: .serviceUnavailable
+        )
+    }
+
+    static func noStreamConnectionAvailable(limit: Int) -> Self {
+        .init(
+            reason: "no_stream_connection_available", publicDetail: "upstream busy, try again",
+            detail: "all \(limit) stream upstream connections of this worker are open",
             status: .serviceUnavailable
         )
     }

@@ -7,28 +7,37 @@ final class UpstreamPools: Sendable {
     /// The upstream's socket address, resolved once at start-up.
     let address: SocketAddress
 
-    /// Creates one pool on each loop of `group`, sharing `upstream.maxConnections` among them
-    /// (the remainder of the division goes to the first loops; every loop gets at least one).
+    /// Creates one pool on each loop of `group`, sharing the keep-alive budget
+    /// (``ConnectionCapacity/pooledUpstreamConnections``, the effective `upstream.maxConnections`)
+    /// and the streams' budget among them (see ``share(_:among:index:)``).
     static func make(
         group: any EventLoopGroup,
-        configuration: UpstreamConfiguration
+        configuration: UpstreamConfiguration,
+        capacity: ConnectionCapacity
     ) async throws -> UpstreamPools {
         let address = try Self.resolve(configuration.url)
         let loops = Array(group.makeIterator())
-        let share = configuration.maxConnections / max(1, loops.count)
-        let remainder = configuration.maxConnections % max(1, loops.count)
         var pools: [ObjectIdentifier: NIOLoopBound<UpstreamConnectionPool>] = [:]
         for (index, loop) in loops.enumerated() {
-            let limit = max(1, share + (index < remainder ? 1 : 0))
+            let limit = Self.share(capacity.pooledUpstreamConnections, among: loops.count, index: index)
+            let streamLimit = Self.share(capacity.streamUpstreamConnections, among: loops.count, index: index)
             pools[ObjectIdentifier(loop)] = try await loop.submit {
                 NIOLoopBound(
                     UpstreamConnectionPool(
-                        eventLoop: loop, address: address, configuration: configuration, limit: limit),
+                        eventLoop: loop, address: address, configuration: configuration, limit: limit,
+                        streamLimit: streamLimit),
                     eventLoop: loop
                 )
             }.get()
         }
         return UpstreamPools(pools: pools, address: address)
+    }
+
+    /// Loop `index`'s part of `total` shared among `count` loops: the remainder of the division
+    /// goes to the first loops, and every loop gets at least one.
+    static func share(_ total: Int, among count: Int, index: Int) -> Int {
+        let count = max(1, count)
+        return max(1, total / count + (index < total % count ? 1 : 0))
     }
 
     private init(pools: [ObjectIdentifier: NIOLoopBound<UpstreamConnectionPool>], address: SocketAddress) {

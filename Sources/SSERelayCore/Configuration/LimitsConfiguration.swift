@@ -1,8 +1,14 @@
 /// `limits`: the bounds that protect the relay and the machine.
 public struct LimitsConfiguration: Sendable, Hashable {
-    /// `limits.maxConnections` (integer, default 50000): client connections held at once; the
-    /// next one is answered `503` with `Retry-After` and closed.
-    public var maxConnections = 50_000
+    /// `limits.maxConnections` (integer or `null`, default `null` = derived): client connections
+    /// held at once; the next one is answered `503` with `Retry-After` and closed.
+    ///
+    /// `nil` (the key absent or `null`) means derived at start from the process's open-files
+    /// limit, so that every client connection and its upstream connection fit in the
+    /// descriptors (the server module's `ConnectionCapacity`). A fixed default such as 50,000
+    /// would promise connections that a 4,096-descriptor process cannot open, and it would
+    /// then spin on failing `accept` calls instead of answering `503`.
+    public var maxConnections: Int?
     /// `limits.maxHeaderBytes` (integer, default 32768): request line plus header block; larger
     /// is answered `431`.
     public var maxHeaderBytes = 32_768
@@ -67,7 +73,7 @@ public struct LimitsConfiguration: Sendable, Hashable {
 
     init(reading reader: inout ConfigurationObjectReader) {
         self.init()
-        self.maxConnections = reader.integer("maxConnections", default: self.maxConnections, in: 1...10_000_000)
+        self.maxConnections = reader.optionalInteger("maxConnections", default: nil, in: 1...10_000_000)
         self.maxHeaderBytes = reader.integer("maxHeaderBytes", default: self.maxHeaderBytes, in: 1024...1_048_576)
         self.maxHeaderCount = reader.integer("maxHeaderCount", default: self.maxHeaderCount, in: 8...10_000)
         self.maxRequestBodyBytes = reader.integer(

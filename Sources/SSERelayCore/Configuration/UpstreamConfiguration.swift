@@ -7,9 +7,15 @@ public struct UpstreamConfiguration: Sendable, Hashable {
     /// `upstream.responseTimeoutSeconds` (number, default 30): how long the backend may take to
     /// send response headers once the request head is sent.
     public var responseTimeoutSeconds: Double = 30
-    /// `upstream.maxConnections` (integer, default 1024): open connections to the backend, idle
-    /// and busy, across the process. Requests beyond it wait for a connection.
-    public var maxConnections = 1024
+    /// `upstream.maxConnections` (integer or `null`, default `null` = derived): the keep-alive
+    /// pool of pass-through requests: open connections to the backend, idle and busy, across
+    /// the process. Requests beyond it wait for a connection.
+    ///
+    /// Stream upstreams are not counted here: each holds a dedicated connection for its whole
+    /// life, from a budget of its own, so distinct conversations never wait behind pass-through
+    /// requests and never make them wait. `nil` (the key absent or `null`) means derived at
+    /// start from the process's open-files limit, like `limits.maxConnections`.
+    public var maxConnections: Int?
     /// `upstream.idleTimeoutSeconds` (number, default 4): how long a pooled keep-alive connection
     /// may sit unused. Below Node's default `keepAliveTimeout` of 5 s, so the relay closes an idle
     /// connection before the backend does and never reuses one the backend is closing.
@@ -34,7 +40,7 @@ extension UpstreamConfiguration {
         self.url = reader.parsed("url", default: self.url, UpstreamURL.init(parsing:))
         self.connectTimeoutSeconds = reader.seconds("connectTimeoutSeconds", default: 2, in: 0.001...3600)
         self.responseTimeoutSeconds = reader.seconds("responseTimeoutSeconds", default: 30, in: 0.001...86400)
-        self.maxConnections = reader.integer("maxConnections", default: 1024, in: 1...1_000_000)
+        self.maxConnections = reader.optionalInteger("maxConnections", default: nil, in: 1...1_000_000)
         self.idleTimeoutSeconds = reader.seconds("idleTimeoutSeconds", default: 4, in: 0.001...86400)
         reader.finish()
     }
