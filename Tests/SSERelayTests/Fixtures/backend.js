@@ -26,7 +26,8 @@
 //                               sets `Set-Cookie: session=backend-secret`).
 //                               The Last-Event-ID it received is echoed in `x-last-event-id`.
 //   GET  /api/conversation/:id/stats
-//                               JSON {starts, aborted, lastEventIds} of that conversation
+//                               JSON {starts, aborted, lastEventIds, urls} of that conversation
+//                               (urls: each started stream's request target, as received)
 //   Upgrade: echo               101, then every byte is echoed back
 'use strict';
 const http = require('http');
@@ -80,7 +81,7 @@ function readBody(req, done) {
 
 const conversations = new Map();
 function conversation(id) {
-  if (!conversations.has(id)) conversations.set(id, { starts: 0, aborted: 0, lastEventIds: [] });
+  if (!conversations.has(id)) conversations.set(id, { starts: 0, aborted: 0, lastEventIds: [], urls: [] });
   return conversations.get(id);
 }
 
@@ -94,6 +95,7 @@ function streamCompletion(req, res, id, url) {
   }
   stats.starts++;
   stats.lastEventIds.push(req.headers['last-event-id'] || null);
+  stats.urls.push(req.url);
   if (url.searchParams.get('raw')) {
     // The body exactly as given (base64url), in chunks of `chunk` bytes: tricky frames.
     const body = Buffer.from(url.searchParams.get('raw'), 'base64url');
