@@ -105,6 +105,20 @@ public struct StreamKey: Sendable, Hashable, CustomStringConvertible {
         self.init(route: route, target: RequestTarget(normalizing: target), headers: headers, redaction: redaction)
     }
 
+    /// What the key names without the headers: route, parameters and query. Two requests of one
+    /// resource whose keys differ were kept apart by their headers alone.
+    public struct Resource: Sendable, Hashable {
+        public var route: String
+        public var parameters: [Parameter]
+        public var query: String
+    }
+
+    /// The key's ``Resource``, to index keys by it: a registry that finds an open generation of
+    /// the same resource under another key can count the collapse that identity prevented.
+    public var resource: Resource {
+        Resource(route: self.route, parameters: self.parameters, query: self.query)
+    }
+
     /// The lowercased names of the headers in the key, sorted: what `/streams` shows.
     public var headerNames: [String] { self.headers.map(\.name) }
 

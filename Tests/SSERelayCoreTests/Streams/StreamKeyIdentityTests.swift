@@ -141,6 +141,17 @@ struct StreamKeyIdentityTests {
         #expect(try Self.key([:]).headersDiffering(from: left) == ["a", "b", "c", "e"])
     }
 
+    @Test("Keys of one resource kept apart by headers have equal resources")
+    func resource() throws {
+        let alice = try Self.key(["x-api-key": "a"], target: "/api/conversation/42/stream?b=2&a=1")
+        let bob = try Self.key(["x-api-key": "b"], target: "/api/conversation//42/stream?a=1&b=2")
+        let other = try Self.key(["x-api-key": "a"], target: "/api/conversation/43/stream?a=1&b=2")
+        #expect(alice != bob)
+        #expect(alice.resource == bob.resource)
+        #expect(alice.resource != other.resource)
+        #expect(alice.headersDiffering(from: bob) == ["x-api-key"])
+    }
+
     @Test("Keys are equal and hash equally by route, parameters, query and digest alone")
     func equalityIsCheap() throws {
         let parsed = try Self.key(["x-api-key": "k"])

@@ -28,7 +28,8 @@
 //                               overlong=K (event K carries a 2 MiB line).
 //                               The Last-Event-ID it received is echoed in `x-last-event-id`.
 //   GET  /api/conversation/:id/stats
-//                               JSON {starts, aborted, lastEventIds} of that conversation
+//                               JSON {starts, aborted, lastEventIds, urls} of that conversation
+//                               (urls: each started stream's request target, as received)
 //   GET  /completions           JSON {started, running}: completions started in all, and
 //                               those whose stream is still open (neither ended nor aborted)
 //   Upgrade: echo               101, then every byte is echoed back
@@ -85,7 +86,7 @@ function readBody(req, done) {
 const conversations = new Map();
 const completions = { started: 0, running: 0 };
 function conversation(id) {
-  if (!conversations.has(id)) conversations.set(id, { starts: 0, aborted: 0, lastEventIds: [] });
+  if (!conversations.has(id)) conversations.set(id, { starts: 0, aborted: 0, lastEventIds: [], urls: [] });
   return conversations.get(id);
 }
 
@@ -104,6 +105,7 @@ function streamCompletion(req, res, id, url) {
   const stopped = () => { if (counted) { counted = false; completions.running--; } };
   res.on('close', stopped);
   stats.lastEventIds.push(req.headers['last-event-id'] || null);
+  stats.urls.push(req.url);
   if (url.searchParams.get('raw')) {
     // The body exactly as given (base64url), in chunks of `chunk` bytes: tricky frames.
     const body = Buffer.from(url.searchParams.get('raw'), 'base64url');
