@@ -121,7 +121,6 @@ extension ProxyHandler {
     /// stream on purpose: an `EventSource` stops at it, which is what a client starting
     /// completions this fast should do.
     private func refuseRate(_ exchange: ProxyExchange, client: String?, retryAfterSeconds: Int) {
-        guard let context = self.context else { return }
         self.registry.metrics.limitReached(.streamStartsPerClientPerMinute)
         self.registry.metrics.record(.rateLimited)
         exchange.outcome = "rate_limited"
@@ -131,17 +130,11 @@ extension ProxyHandler {
                 "client": "\(client ?? "-")", "retry_after": "\(retryAfterSeconds)",
                 "limit": "\(RelayMetrics.Limit.streamStartsPerClientPerMinute.rawValue)",
             ])
-        let response = ErrorResponse(
-            status: .tooManyRequests, message: "too many new streams, try again later",
-            extraHeaders: [("Retry-After", String(retryAfterSeconds))])
-        exchange.responseStatus = response.status
-        let body = response.body(allocator: context.channel.allocator)
-        exchange.bytesSent = body.readableBytes
-        context.write(
-            self.wrapOutboundOut(.head(response.head(version: exchange.request.version, close: !exchange.keepAlive))),
-            promise: nil)
-        context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        self.finish(exchange)
+        self.sendErrorResponse(
+            ErrorResponse(
+                status: .tooManyRequests, message: "too many new streams, try again later",
+                extraHeaders: [("Retry-After", String(retryAfterSeconds))]),
+            for: exchange)
     }
 
     /// `204 No Content`: the generation ended and the client has every event. It is the only

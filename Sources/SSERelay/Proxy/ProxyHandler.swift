@@ -476,7 +476,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Ends the exchange with a response of the relay's own.
-    private func sendErrorResponse(_ response: ErrorResponse, for exchange: ProxyExchange) {
+    func sendErrorResponse(_ response: ErrorResponse, for exchange: ProxyExchange) {
         guard let context = self.context else { return }
         exchange.keepAlive = exchange.keepAlive && exchange.requestEnded && !self.isQuiescing
         exchange.responseStatus = response.status
