@@ -175,11 +175,7 @@ final class Generation: Sendable {
     /// registry.
     func applyLingerRefused() -> GenerationStateMachine.Action {
         self.state.withLockedValue { state in
-            let action = state.machine.lingerRefused()
-            if action != .none {
-                state.failure = state.failure ?? .cancelled
-            }
-            return action
+            state.recordingCancellation(state.machine.lingerRefused())
         }
     }
 
@@ -328,11 +324,7 @@ final class Generation: Sendable {
 
     private func lingerExpired() {
         let action = self.state.withLockedValue { state in
-            let action = state.machine.lingerExpired()
-            if action != .none {
-                state.failure = state.failure ?? .cancelled
-            }
-            return action
+            state.recordingCancellation(state.machine.lingerExpired())
         }
         if action != .none {
             self.registry.upstreamEnded(self)
@@ -384,9 +376,6 @@ final class Generation: Sendable {
 
     var isEnded: Bool { self.state.withLockedValue { !$0.machine.isUpstreamOpen } }
 
-    /// Whether the generation was dropped (its events freed, out of the registry).
-    var isDiscarded: Bool { self.state.withLockedValue { $0.machine.state == .discarded } }
-
     /// Clients counted in now.
     var clientCount: Int { self.state.withLockedValue { $0.machine.clientCount } }
 
@@ -437,6 +426,17 @@ extension UpstreamAnswerReport {
 }
 
 extension Generation.State {
+    /// `action`, the outcome of a transition by which the relay cancels the upstream (linger
+    /// over or refused); when it did cancel, the failure its clients are told is `cancelled`.
+    fileprivate mutating func recordingCancellation(
+        _ action: GenerationStateMachine.Action
+    ) -> GenerationStateMachine.Action {
+        if action != .none {
+            self.failure = self.failure ?? .cancelled
+        }
+        return action
+    }
+
     /// How the generation's responses end, once its upstream is over; `nil` while it is open
     /// or after it was discarded.
     fileprivate var ending: Generation.Ending? {

@@ -21,9 +21,9 @@ import Synchronization
 final class StreamRegistry: Sendable {
     private struct State {
         var generations: [StreamKey: [Generation]] = [:]
-        /// The keys held, by what they share but their headers: where a new key finds the
-        /// streams it would have joined but for a header's value.
-        var keysBySharedPart: [SharedPart: [StreamKey]] = [:]
+        /// The keys held, by the resource they name: where a new key finds the streams it would
+        /// have joined but for a header's value.
+        var keysByResource: [StreamKey.Resource: [StreamKey]] = [:]
         /// When a split was last logged, by header name (at most ``CollapseSplits/maximumHeaders``).
         var splitsLoggedAt: [String: NIODeadline] = [:]
         /// Generations held, across all keys.
@@ -56,19 +56,6 @@ final class StreamRegistry: Sendable {
 
     private struct LingeringEntry {
         var client: String?
-    }
-
-    /// A stream key without its headers: the route, its parameters and the query.
-    private struct SharedPart: Hashable {
-        var route: String
-        var parameters: [StreamKey.Parameter]
-        var query: String
-
-        init(_ key: StreamKey) {
-            self.route = key.route
-            self.parameters = key.parameters
-            self.query = key.query
-        }
     }
 
     /// Bounds on counting and logging requests that header values kept apart.
@@ -183,7 +170,7 @@ final class StreamRegistry: Sendable {
                     key: key, route: route, starterAddress: client, eventLoop: eventLoop, registry: self,
                     logger: self.logger)
                 if state.generations[key] == nil {
-                    state.keysBySharedPart[SharedPart(key), default: []].append(key)
+                    state.keysByResource[key.resource, default: []].append(key)
                 }
                 state.generations[key, default: []].append(new)
                 state.count += 1
@@ -209,7 +196,7 @@ final class StreamRegistry: Sendable {
     /// differ are what kept them apart, and an operator behind an edge that adds a header per
     /// request needs to see at once which one split their streams.
     private func countSplit(of key: StreamKey, in state: inout State) {
-        guard let held = state.keysBySharedPart[SharedPart(key)]?.last, held != key else { return }
+        guard let held = state.keysByResource[key.resource]?.last, held != key else { return }
         let now = NIODeadline.now()
         for header in key.headersDiffering(from: held) {
             let known = state.splitsLoggedAt[header] != nil
@@ -297,10 +284,10 @@ final class StreamRegistry: Sendable {
         state.generations[generation.key]?.remove(at: index)
         if state.generations[generation.key]?.isEmpty ?? false {
             state.generations[generation.key] = nil
-            let part = SharedPart(generation.key)
-            state.keysBySharedPart[part]?.removeAll { $0 == generation.key }
-            if state.keysBySharedPart[part]?.isEmpty ?? false {
-                state.keysBySharedPart[part] = nil
+            let resource = generation.key.resource
+            state.keysByResource[resource]?.removeAll { $0 == generation.key }
+            if state.keysByResource[resource]?.isEmpty ?? false {
+                state.keysByResource[resource] = nil
             }
         }
         state.count -= 1
