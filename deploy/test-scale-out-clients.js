@@ -15,6 +15,7 @@
 // response ends or the connection drops; a 204 or any other non-200 answer stops them.
 // Exits 0 when every assertion holds, 1 otherwise; prints the figures either way.
 'use strict';
+const crypto = require('crypto');
 const http = require('http');
 const net = require('net');
 
@@ -117,6 +118,7 @@ async function placement(relays) {
     const report = await getJSON(relay.admin, '/streams');
     byRelay[relay.name] = report.generations.map((g) => ({
       conversation: g.parameters.conversationId, state: g.state, clients: g.clients.length,
+      keyHeaders: g.key_headers || [],
     }));
   }
   return byRelay;
@@ -153,7 +155,10 @@ class Client {
   connect() {
     if (this.closed) return;
     const [host, port] = setup.haproxy.split(':');
-    const headers = { Accept: 'text/event-stream', 'Cache-Control': 'no-cache' };
+    // A trace context of its own on every request, as a traced browser app sends; HAProxy adds
+    // an X-Request-ID of its own too. Neither may split a conversation's stream.
+    const traceparent = `00-${crypto.randomBytes(16).toString('hex')}-${crypto.randomBytes(8).toString('hex')}-01`;
+    const headers = { Accept: 'text/event-stream', 'Cache-Control': 'no-cache', traceparent };
     if (this.lastEventId) headers['Last-Event-ID'] = this.lastEventId;
     this.connects++;
     const req = http.get({ host, port: Number(port), path: this.path, headers, agent: false });
@@ -292,6 +297,8 @@ async function main() {
         `phase 1: ${g.conversation} has generations on ${home[g.conversation]} and ${name}`);
       home[g.conversation] = name;
       check(g.clients === 3, `phase 1: ${g.conversation} on ${name} has ${g.clients} clients, expected 3`);
+      check(!g.keyHeaders.some((h) => ['x-request-id', 'traceparent', 'x-forwarded-for'].includes(h)),
+        `phase 1: ${g.conversation}'s key includes a per-request header: ${g.keyHeaders.join(', ')}`);
     }
   }
   check(first.every((c) => home[c]), 'phase 1: some conversation is on no relay');

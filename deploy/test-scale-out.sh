@@ -2,8 +2,10 @@
 # Scale-out integration test (issue 9, docs/scale-out.md): a real HAProxy, configured from
 # deploy/haproxy.cfg, in front of three relays and the Node fixture backend, all on 127.0.0.1.
 #
-#   1. 30 SSE clients on 10 conversations through HAProxy, concurrently: exactly 10 upstream
-#      starts, each conversation on exactly one relay with its 3 clients.
+#   1. 30 SSE clients on 10 conversations through HAProxy, concurrently, each request with a
+#      traceparent of its own and an X-Request-ID from HAProxy: exactly 10 upstream starts,
+#      each conversation on exactly one relay with its 3 clients, no per-request header in a
+#      stream key.
 #   2. SIGKILL the relay holding the most conversations: the conversations on the other two
 #      are untouched (their clients keep receiving on the same connection, no new start); the
 #      lost ones reconnect to a surviving relay and start once more (the documented cost).
@@ -77,10 +79,13 @@ done
 [ -n "$fixture_port" ] || { echo "test-scale-out: the fixture backend did not start" >&2; exit 1; }
 
 # Three relays on ports of their choosing, read back from their "sse-relay listening" line.
+# Behind HAProxy, as docs/scale-out.md recommends: the per-client budgets read the browser's
+# address from the X-Forwarded-For that HAProxy adds.
+echo '{ "limits": { "clientAddressHeader": "X-Forwarded-For" } }' >"$work/relay.json"
 relays_json=""
 declare -A listen admin
 for n in 1 2 3; do
-  "$relay_bin" --listen 127.0.0.1:0 --admin 127.0.0.1:0 --upstream "http://127.0.0.1:$fixture_port" \
+  "$relay_bin" --config "$work/relay.json" --listen 127.0.0.1:0 --admin 127.0.0.1:0 --upstream "http://127.0.0.1:$fixture_port" \
     --log-level notice 2>"$work/relay$n.log" &
   pid=$!
   pids+=("$pid")
