@@ -16,7 +16,8 @@ import Testing
 /// children inherit, and the suite runs only where the hard limit allows it.
 @Suite(
     "Distinct streams capacity", .timeLimit(.minutes(1)),
-    .enabled(if: (DescriptorLimit.current()?.hard ?? 0) >= 8192, "needs an open-files hard limit of 8,192"))
+    .enabled(if: (DescriptorLimit.current()?.hard ?? 0) >= 8192, "needs an open-files hard limit of 8,192"),
+    .disabled(if: Sanitizers.isActive, Sanitizers.loadTestReason))
 struct DistinctStreamsCapacityTests {
     static let streams = 3000
 

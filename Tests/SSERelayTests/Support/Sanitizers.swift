@@ -1,3 +1,5 @@
+import Testing
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -8,6 +10,14 @@ enum Sanitizers {
     static let address = dlsym(nil, "__asan_init") != nil
     /// Whether this test process runs under ThreadSanitizer, found the same way.
     static let thread = dlsym(nil, "__tsan_init") != nil
+
+    /// Whether a sanitizer is on at all.
+    static var isActive: Bool { Self.address || Self.thread }
+    /// Why a load test does not run under a sanitizer: it would take both cores for seconds,
+    /// 3 to 10 times slower, and starve the timing of the tests that run beside it. The plain
+    /// suite runs it.
+    static let loadTestReason: Comment =
+        "a load test: the plain suite runs it, a sanitizer build starves the tests beside it"
 
     /// What to add to a bound on the growth of the process's resident memory, which counts
     /// what the tests running in parallel touched too.
