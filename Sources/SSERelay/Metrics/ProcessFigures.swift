@@ -31,16 +31,23 @@ struct ProcessFigures: Sendable, Equatable {
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 
+    /// Where `d_name` starts in a `dirent`.
+    private static let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)
+
     /// The entries of `/proc/self/fd`, less the one the listing itself opens.
+    ///
+    /// Only the first byte of each name is read, where it lies: glibc sizes each entry to its
+    /// name, so copying the whole 256-byte `d_name` field (as `entry.pointee.d_name` does) reads
+    /// past the end of the last entry in its buffer; AddressSanitizer caught it once a process
+    /// held enough descriptors to fill that buffer.
     private static func openFileDescriptors() -> Int? {
-        guard let directory = opendir("/proc/self/fd") else { return nil }
+        guard let nameOffset = Self.nameOffset, let directory = opendir("/proc/self/fd") else { return nil }
         defer { closedir(directory) }
         var count = 0
         // Bounded by the process's descriptors (the hard limit).
         while let entry = readdir(directory) {
-            let isDotEntry = withUnsafeBytes(of: entry.pointee.d_name) { name in
-                name.first == UInt8(ascii: ".")
-            }
+            let isDotEntry =
+                UnsafeRawPointer(entry).load(fromByteOffset: nameOffset, as: UInt8.self) == UInt8(ascii: ".")
             if !isDotEntry {
                 count += 1
             }
