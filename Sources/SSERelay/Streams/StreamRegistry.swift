@@ -34,11 +34,11 @@ final class StreamRegistry: Sendable {
         var lingeringGenerations: [ObjectIdentifier: LingeringEntry] = [:]
         var startRate: StreamStartRateLimiter
         /// Generations in the order their upstream ended: the first to go when memory is short.
-        /// May still hold generations discarded since (skipped when met, and compacted).
-        var endedOrder = CircularBuffer<Generation>()
+        /// May still name generations discarded since (skipped when met, and compacted).
+        var endedOrder = GenerationOrder<Generation>()
         /// Generations in the order they started: whose events go first when no ended
-        /// generation is left to drop. May hold ended or discarded ones (skipped likewise).
-        var startOrder = CircularBuffer<Generation>()
+        /// generation is left to drop. May name ended or discarded ones (skipped likewise).
+        var startOrder = GenerationOrder<Generation>()
 
         init(limits: LimitsConfiguration) {
             self.limits = limits
@@ -299,11 +299,13 @@ final class StreamRegistry: Sendable {
     /// than twice the generations held: linear, and run at most once per that many changes.
     private static func compact(_ state: inout State) {
         let bound = 2 * state.count + 64
+        // What the map holds, read while the orders change (a copy on write: nothing is copied).
+        let held = state
         if state.endedOrder.count > bound {
-            state.endedOrder = CircularBuffer(state.endedOrder.filter { state.holds($0) })
+            state.endedOrder.retain { held.holds($0) }
         }
         if state.startOrder.count > bound {
-            state.startOrder = CircularBuffer(state.startOrder.filter { state.holds($0) && !$0.isEnded })
+            state.startOrder.retain { held.holds($0) && !$0.isEnded }
         }
     }
 
@@ -362,10 +364,10 @@ final class StreamRegistry: Sendable {
             }
             var emptyInARow = 0
             while self.totalReplayBytes > limit, emptyInARow < state.startOrder.count,
-                let oldest = state.startOrder.first
+                let oldest = state.startOrder.first()
             {
                 guard state.holds(oldest), !oldest.isEnded else {
-                    state.startOrder.removeFirst()
+                    _ = state.startOrder.popFirst()
                     continue
                 }
                 let freed = oldest.evictOldestEvent()
@@ -374,7 +376,7 @@ final class StreamRegistry: Sendable {
                     self.replayBytes.wrappingSubtract(freed, ordering: .relaxed)
                 } else {
                     emptyInARow += 1
-                    state.startOrder.append(state.startOrder.removeFirst())
+                    state.startOrder.rotateFirst()
                 }
             }
         }
