@@ -57,7 +57,7 @@ wait_for() { # what command…: 10 s at most
 }
 
 backend_port=$(free_port)
-node Tests/SSERelayTests/Fixtures/backend.js "$backend_port" >"$out/backend.out" 2>"$out/backend.log" &
+FIXTURE_STANDALONE=1 node Tests/SSERelayTests/Fixtures/backend.js "$backend_port" </dev/null >"$out/backend.out" 2>"$out/backend.log" &
 pids+=($!)
 wait_for "the backend" curl -sf "http://127.0.0.1:$backend_port/hello"
 

@@ -15,13 +15,14 @@ enum ConfigurationEncoder {
     static func document(_ configuration: RelayConfiguration) -> JSONText {
         let upstream = configuration.upstream
         let limits = configuration.limits
+        let log = configuration.log
         return .object([
             "listen": .string(configuration.listen.description),
             "upstream": .object([
                 "url": .string(upstream.url.description),
                 "connectTimeoutSeconds": .number(upstream.connectTimeoutSeconds),
                 "responseTimeoutSeconds": .number(upstream.responseTimeoutSeconds),
-                "maxConnections": .integer(upstream.maxConnections),
+                "maxConnections": upstream.maxConnections.map { .integer($0) } ?? .null,
                 "idleTimeoutSeconds": .number(upstream.idleTimeoutSeconds),
             ]),
             "admin": .object([
@@ -30,18 +31,30 @@ enum ConfigurationEncoder {
             ]),
             "streams": .array(configuration.streams.map(self.route)),
             "limits": .object([
-                "maxConnections": .integer(limits.maxConnections),
+                "maxConnections": limits.maxConnections.map { .integer($0) } ?? .null,
                 "maxHeaderBytes": .integer(limits.maxHeaderBytes),
+                "maxHeaderCount": .integer(limits.maxHeaderCount),
+                "maxRequestBodyBytes": .integer(limits.maxRequestBodyBytes),
+                "maxGenerations": .integer(limits.maxGenerations),
+                "maxClientsPerGeneration": .integer(limits.maxClientsPerGeneration),
                 "clientQueueBytes": .integer(limits.clientQueueBytes),
                 "replayMemoryBytes": .integer(limits.replayMemoryBytes),
+                "maxLingeringGenerations": .integer(limits.maxLingeringGenerations),
+                "maxLingeringPerClient": .integer(limits.maxLingeringPerClient),
+                "streamStartsPerClientPerMinute": .integer(limits.streamStartsPerClientPerMinute),
+                "streamStartBurstPerClient": .integer(limits.streamStartBurstPerClient),
+                "clientAddressHeader": limits.clientAddressHeader.map { .string($0) } ?? .null,
+                "requestBodyBufferBytes": .integer(limits.requestBodyBufferBytes),
+                "requestBodyTimeoutSeconds": .number(limits.requestBodyTimeoutSeconds),
                 "headerReadTimeoutSeconds": .number(limits.headerReadTimeoutSeconds),
                 "idleTimeoutSeconds": .number(limits.idleTimeoutSeconds),
             ]),
             "shutdownGraceSeconds": .number(configuration.shutdownGraceSeconds),
             "log": .object([
-                "level": .string(configuration.log.level.rawValue),
-                "format": .string(configuration.log.format.rawValue),
-                "headers": .bool(configuration.log.headers),
+                "level": .string(log.level.rawValue),
+                "format": .string(log.format.rawValue),
+                "headers": .bool(log.headers),
+                "redactQueryParameters": self.strings(log.redactQueryParameters),
             ]),
         ])
     }
@@ -49,7 +62,9 @@ enum ConfigurationEncoder {
     private static func route(_ route: StreamRouteConfiguration) -> JSONText {
         .object([
             "path": .string(route.path.description),
-            "varyHeaders": .array(route.varyHeaders.map { .string($0) }),
+            "varyHeaders": route.varyHeaders.map(self.strings) ?? .null,
+            "ignoreHeaders": self.strings(route.ignoreHeaders),
+            "privateResponseHeaders": self.strings(route.privateResponseHeaders),
             "keyIncludesQuery": .bool(route.keyIncludesQuery),
             "retryMs": route.retryMs.map { .integer($0) } ?? .null,
             "ids": .string(route.ids.rawValue),
@@ -58,11 +73,16 @@ enum ConfigurationEncoder {
             "upstreamLingerSeconds": route.upstreamLingerSeconds.map { .number($0) } ?? .null,
             "retainSeconds": .number(route.retainSeconds),
             "upstreamFailure": .string(route.upstreamFailure.rawValue),
+            "afterFailure": .string(route.afterFailure.rawValue),
             "responseHeader": route.responseHeader.map { .string($0) } ?? .null,
             "replay": .object([
                 "maxEvents": .integer(route.replay.maxEvents),
                 "maxBytes": .integer(route.replay.maxBytes),
             ]),
         ])
+    }
+
+    private static func strings(_ values: [String]) -> JSONText {
+        .array(values.map { .string($0) })
     }
 }

@@ -18,7 +18,9 @@ enum ConfigurationValidity {
         self.check(HostAndPort(host: upstream.url.host, port: upstream.url.port), "upstream.url")
         self.check(upstream.connectTimeoutSeconds, in: 0.001...3600, "upstream.connectTimeoutSeconds")
         self.check(upstream.responseTimeoutSeconds, in: 0.001...86400, "upstream.responseTimeoutSeconds")
-        self.check(upstream.maxConnections, in: 1...1_000_000, "upstream.maxConnections")
+        if let maxConnections = upstream.maxConnections {
+            self.check(maxConnections, in: 1...1_000_000, "upstream.maxConnections")
+        }
         self.check(upstream.idleTimeoutSeconds, in: 0.001...86400, "upstream.idleTimeoutSeconds")
 
         var paths: Set<String> = []
@@ -26,10 +28,18 @@ enum ConfigurationValidity {
             Oracle.check(
                 paths.insert(route.path.description).inserted, "valid", "duplicate stream path \(route.path)")
             Oracle.check(route.path.description.hasPrefix("/"), "valid", "stream path \(route.path)")
-            for name in route.varyHeaders {
+            for name in (route.varyHeaders ?? []) + route.privateResponseHeaders {
                 Oracle.check(
-                    self.isToken(name) && name == name.lowercased(), "valid", "vary header name \(name)")
+                    self.isToken(name) && name == name.lowercased(), "valid", "header name \(name)")
             }
+            for pattern in route.ignoreHeaders {
+                let name = pattern.hasSuffix("*") ? String(pattern.dropLast()) : pattern
+                Oracle.check(
+                    self.isToken(name) && name == name.lowercased(), "valid", "ignored header \(pattern)")
+            }
+            Oracle.check(
+                route.varyHeaders == nil || route.ignoreHeaders.isEmpty, "valid",
+                "ignoreHeaders beside a varyHeaders list")
             if let header = route.responseHeader {
                 Oracle.check(self.isToken(header), "valid", "response header name \(header)")
             }
@@ -48,10 +58,22 @@ enum ConfigurationValidity {
         }
 
         let limits = configuration.limits
-        self.check(limits.maxConnections, in: 1...10_000_000, "limits.maxConnections")
+        if let maxConnections = limits.maxConnections {
+            self.check(maxConnections, in: 1...10_000_000, "limits.maxConnections")
+        }
         self.check(limits.maxHeaderBytes, in: 1024...1_048_576, "limits.maxHeaderBytes")
         self.check(limits.clientQueueBytes, in: 4096...(1 << 30), "limits.clientQueueBytes")
         self.check(limits.replayMemoryBytes, in: 0...(1 << 40), "limits.replayMemoryBytes")
+        self.check(limits.maxLingeringGenerations, in: 0...10_000_000, "limits.maxLingeringGenerations")
+        self.check(limits.maxLingeringPerClient, in: 0...10_000_000, "limits.maxLingeringPerClient")
+        self.check(
+            limits.streamStartsPerClientPerMinute, in: 0...100_000_000, "limits.streamStartsPerClientPerMinute")
+        self.check(limits.streamStartBurstPerClient, in: 1...100_000_000, "limits.streamStartBurstPerClient")
+        if let header = limits.clientAddressHeader {
+            Oracle.check(self.isToken(header), "valid", "client address header \(header)")
+        }
+        self.check(limits.requestBodyBufferBytes, in: 0...(64 << 20), "limits.requestBodyBufferBytes")
+        self.check(limits.requestBodyTimeoutSeconds, in: 0.001...86400, "limits.requestBodyTimeoutSeconds")
         self.check(limits.headerReadTimeoutSeconds, in: 0.001...3600, "limits.headerReadTimeoutSeconds")
         self.check(limits.idleTimeoutSeconds, in: 0.001...86400, "limits.idleTimeoutSeconds")
         self.check(configuration.shutdownGraceSeconds, in: 0...86400, "shutdownGraceSeconds")

@@ -5,7 +5,8 @@ import SSERelayCore
 /// Checks the head the relay sends upstream against the client's (SPEC §5, RFC 9110 §7.6).
 ///
 /// Invariants:
-/// - `request-line`: method and target unchanged, version HTTP/1.1.
+/// - `request-line`: method unchanged, the target unchanged (a stream request's normalised),
+///   version HTTP/1.1.
 /// - `hop-by-hop`: no `Keep-Alive`, `TE`, `Trailer` or `Proxy-*`; `Connection: upgrade` and
 ///   `Upgrade` exactly when the client asked to switch protocols; `Transfer-Encoding: chunked`
 ///   exactly when the client's body was chunked (or none, for a protocol switch); no header that the
@@ -29,8 +30,11 @@ enum HeadPolicyOracle {
         let head = upstream.head
         let context = "\(client.method) \(client.uri) \(client.headers.map { "\($0.name): \($0.value)" })"
 
+        // A stream request goes upstream with its target normalised (the one its key names);
+        // every other request with its target as sent.
+        let target = upstream.streamRoute == nil ? client.uri : RequestTarget(normalizing: client.uri).upstreamTarget
         Oracle.check(
-            head.method == client.method && head.uri == client.uri && head.version == .http1_1, "request-line",
+            head.method == client.method && head.uri == target && head.version == .http1_1, "request-line",
             "\(context) goes upstream as \(head.method) \(head.uri) \(head.version)")
 
         let names = head.headers.map { $0.name.lowercased() }

@@ -66,7 +66,9 @@ enum RelayRequestModel {
                 fatalError("harness: with no generation a stream request starts one, got \(resolution)")
             }
             return UpstreamRequest(
-                head: self.streamHead(for: head, forwardedLastEventID: forwardedLastEventID),
+                head: self.streamHead(
+                    for: head, target: RequestTarget(normalizing: head.uri).upstreamTarget,
+                    forwardedLastEventID: forwardedLastEventID),
                 body: [],
                 trailers: nil,
                 isComplete: true,
@@ -86,10 +88,13 @@ enum RelayRequestModel {
     }
 
     /// The stream request's head, as `ProxyHandler.startStream` builds it.
-    static func streamHead(for request: HTTPRequestHead, forwardedLastEventID: String?) -> HTTPRequestHead {
+    /// A stream request asks the backend for its normalised target (`target`), as the relay does.
+    static func streamHead(
+        for request: HTTPRequestHead, target: String, forwardedLastEventID: String?
+    ) -> HTTPRequestHead {
         ProxyHeaderPolicy.upstreamStreamRequestHead(
-            for: request, clientAddress: self.clientAddress, forwardedLastEventID: forwardedLastEventID,
-            upstreamHost: self.upstreamHost)
+            for: request, target: target, clientAddress: self.clientAddress,
+            forwardedLastEventID: forwardedLastEventID, upstreamHost: self.upstreamHost)
     }
 }
 
@@ -97,6 +102,7 @@ enum RelayRequestModel {
 struct NoGeneration: ResumableGeneration {
     var token: String { "" }
     var isUpstreamOpen: Bool { false }
+    var hasFailed: Bool { false }
     var firstSequence: Int { 1 }
     var nextSequence: Int { 1 }
 

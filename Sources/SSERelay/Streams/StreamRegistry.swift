@@ -14,7 +14,7 @@ import Synchronization
 ///
 /// The registry also keeps the total of all replay buffers under `limits.replayMemoryBytes`:
 /// ended generations are dropped first, oldest ended first, then the oldest events of open
-/// ones, oldest generation first. Both orders are kept as generations start and end, so a
+/// ones, one of each in turn. Both orders are kept as generations start and end, so a
 /// reclaim at the limit costs the same whatever the number of generations held.
 ///
 /// Lock order: this lock may be held while a generation's is taken, never the reverse.
@@ -346,12 +346,13 @@ final class StreamRegistry: Sendable {
     }
 
     /// Drops ended generations (the one that ended first first), then the oldest events of
-    /// open ones (the oldest generation first), until the replay buffers fit
-    /// `replayMemoryBytes`.
+    /// open ones (one event of each in turn, from the oldest generation on), until the replay
+    /// buffers fit `replayMemoryBytes`.
     ///
     /// Amortised constant time per event at the limit: each step drops a generation or an
-    /// event, or moves a generation with nothing to evict to the back of the order (at most
-    /// once per generation per pass), or skips a stale entry that is then gone for good.
+    /// event and moves its generation to the back of the order, or moves one with nothing to
+    /// evict there (at most once per generation per pass), or skips a stale entry that is then
+    /// gone for good.
     private func reclaim() {
         self.metrics.limitReached(.replayMemoryBytes)
         let limit = self.replayMemoryLimit
@@ -376,8 +377,11 @@ final class StreamRegistry: Sendable {
                     self.replayBytes.wrappingSubtract(freed, ordering: .relaxed)
                 } else {
                     emptyInARow += 1
-                    state.startOrder.rotateFirst()
                 }
+                // Round robin: every open generation gives up its oldest event in turn, so the
+                // buffers shrink evenly and none is emptied up to the event its live clients
+                // are about to be sent (which would drop them as fallen behind).
+                state.startOrder.rotateFirst()
             }
         }
         for generation in dropped {
