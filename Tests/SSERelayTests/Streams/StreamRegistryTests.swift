@@ -41,6 +41,10 @@ struct StreamRegistryTests {
         limits.replayMemoryBytes = 30 * 290
         let registry = StreamRegistry(limits: limits, metrics: RelayMetrics(), logger: Self.logger)
         let generations = try (0..<3).map { try Self.start("c\($0)", in: registry, on: loop) }
+        // A held generation and its registry refer to each other until it is discarded.
+        defer {
+            for generation in generations { generation.discard() }
+        }
         for number in 1...100 {
             for generation in generations {
                 generation.received(Self.event(number), at: .now())
