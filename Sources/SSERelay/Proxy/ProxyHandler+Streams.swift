@@ -4,67 +4,53 @@ import NIOHTTP1
 import SSERelayCore
 
 extension ProxyHandler {
-    /// Serves a GET through the stream engine when its normalised target matches a stream route;
-    /// returns whether it did. A generation it starts asks the upstream for the normalised
-    /// target, so the backend serves the very stream the key names.
-    func startStream(_ exchange: ProxyExchange) -> Bool {
-        guard let context = self.context else { return false }
+    /// Serves a stream request through the stream engine: resolves it against the registry
+    /// and answers, joins, resumes or starts a generation. A generation it starts asks the
+    /// upstream for the normalised target, so the backend serves the very stream the key names.
+    func startStream(
+        _ exchange: ProxyExchange, route: StreamRouteConfiguration, key: StreamKey, target: RequestTarget
+    ) {
+        guard let context = self.context else { return }
         let request = exchange.request
-        let target = RequestTarget(normalizing: request.uri)
-        for route in self.settings.streams {
-            guard
-                let key = StreamKey(
-                    route: route, target: target, headers: request.headers, redaction: self.settings.queryRedaction)
-            else { continue }
-            let lastEventID = request.headers.first(name: "last-event-id")
-            let client = self.budgetAddress(of: request)
-            let admission = self.registry.resolve(
-                key: key, route: route, lastEventID: lastEventID, client: client, eventLoop: context.eventLoop)
-            exchange.kind = .stream
-            if exchange.request.version == .http1_0 {
-                exchange.keepAlive = false
-            }
-            let resolution: StreamRequestResolution
-            let generation: Generation?
-            switch admission {
-            case .admitted(let admitted, let admittedGeneration):
-                resolution = admitted
-                generation = admittedGeneration
-            case .refused(let limit, let reason):
-                self.refuseStream(exchange, route: route, limit: limit, reason: reason)
-                return true
-            case .rateLimited(let retryAfterSeconds):
-                self.refuseRate(exchange, client: client, retryAfterSeconds: retryAfterSeconds)
-                return true
-            }
-            switch resolution {
-            case .noContent:
-                exchange.outcome = "no_content"
-                self.answerNoContent(exchange)
-            case .resume(_, let cursor):
-                self.subscribe(exchange, to: generation, cursor: cursor, mode: .resumed)
-            case .join(_, let cursor, let replayMiss):
-                exchange.outcome = replayMiss ? "joined_replay_miss" : "joined"
-                self.subscribe(exchange, to: generation, cursor: cursor, mode: .joined, isReplayMiss: replayMiss)
-            case .start(let forwardedLastEventID, let replayMiss):
-                exchange.outcome = replayMiss ? "started_replay_miss" : "started"
-                if let generation {
-                    let upstream = GenerationUpstream(
-                        generation: generation,
-                        pool: self.pool,
-                        requestHead: ProxyHeaderPolicy.upstreamStreamRequestHead(
-                            for: request, target: target.upstreamTarget, clientAddress: self.clientAddress,
-                            forwardedLastEventID: forwardedLastEventID,
-                            upstreamHost: self.settings.upstream.url.hostHeader),
-                        responseTimeoutSeconds: self.settings.upstream.responseTimeoutSeconds
-                    )
-                    upstream.start()
-                }
-                self.subscribe(exchange, to: generation, cursor: 1, mode: .started, isReplayMiss: replayMiss)
-            }
-            return true
+        let client = self.budgetAddress(of: request)
+        let admission = self.registry.resolve(
+            key: key, route: route, lastEventID: request.headers.first(name: "last-event-id"), client: client,
+            eventLoop: context.eventLoop)
+        exchange.record.kind = .stream
+        let resolution: StreamRequestResolution
+        let generation: Generation?
+        switch admission {
+        case .admitted(let admitted, let admittedGeneration):
+            resolution = admitted
+            generation = admittedGeneration
+        case .refused(let limit, let reason):
+            return self.refuseStream(exchange, route: route, limit: limit, reason: reason)
+        case .rateLimited(let retryAfterSeconds):
+            return self.refuseRate(exchange, client: client, retryAfterSeconds: retryAfterSeconds)
         }
-        return false
+        switch resolution {
+        case .noContent:
+            exchange.record.outcome = .stream(.noContent)
+            self.answerNoContent(exchange)
+        case .resume(_, let cursor):
+            self.subscribe(exchange, to: generation, cursor: cursor, mode: .resumed)
+        case .join(_, let cursor, let replayMiss):
+            self.subscribe(exchange, to: generation, cursor: cursor, mode: .joined, isReplayMiss: replayMiss)
+        case .start(let forwardedLastEventID, let replayMiss):
+            if let generation {
+                let upstream = GenerationUpstream(
+                    generation: generation,
+                    pool: self.pool,
+                    requestHead: ProxyHeaderPolicy.upstreamStreamRequestHead(
+                        for: request, target: target.upstreamTarget, clientAddress: self.clientAddress,
+                        forwardedLastEventID: forwardedLastEventID,
+                        upstreamHost: self.settings.upstream.url.hostHeader),
+                    responseTimeoutSeconds: self.settings.upstream.responseTimeoutSeconds
+                )
+                upstream.start()
+            }
+            self.subscribe(exchange, to: generation, cursor: 1, mode: .started, isReplayMiss: replayMiss)
+        }
     }
 
     /// The address the per-client budgets count `request` against: the last address of
@@ -79,9 +65,7 @@ extension ProxyHandler {
         isReplayMiss: Bool = false
     ) {
         guard let context = self.context, let generation else { return }
-        if exchange.outcome == "ok" {
-            exchange.outcome = mode.rawValue
-        }
+        exchange.record.outcome = .stream(mode.outcome, replayMiss: isReplayMiss)
         let subscriber = StreamSubscriber(
             generation: generation,
             cursor: cursor,
@@ -105,12 +89,12 @@ extension ProxyHandler {
     ) {
         self.registry.metrics.limitReached(limit)
         self.registry.metrics.record(.overLimit)
-        exchange.outcome = "over_limit"
+        exchange.record.outcome = .stream(.overLimit)
         self.logger.warning(
             "stream request refused", metadata: ["reason": "\(reason)", "path": "\(self.shownTarget(of: exchange))"])
         let answer = StreamFailureAnswer(
             request: exchange.request, route: route, comment: "refused: the relay is at capacity",
-            status: .serviceUnavailable, extraHeaders: [("Retry-After", "1")], keepAlive: exchange.keepAlive)
+            status: .serviceUnavailable, extraHeaders: [("Retry-After", "1")], keepAlive: self.machine.mayKeepAlive)
         self.writeStreamHead(answer.head)
         self.writeStreamBody(answer.body)
         self.finish(exchange)
@@ -123,7 +107,7 @@ extension ProxyHandler {
     private func refuseRate(_ exchange: ProxyExchange, client: String?, retryAfterSeconds: Int) {
         self.registry.metrics.limitReached(.streamStartsPerClientPerMinute)
         self.registry.metrics.record(.rateLimited)
-        exchange.outcome = "rate_limited"
+        exchange.record.outcome = .stream(.rateLimited)
         self.logger.notice(
             "stream request rate limited",
             metadata: [
@@ -143,10 +127,10 @@ extension ProxyHandler {
         guard let context = self.context else { return }
         var headers = HTTPHeaders()
         headers.add(name: "Cache-Control", value: "no-store")
-        if !exchange.keepAlive {
+        if !self.machine.responseWillStart(canKeepAlive: true) {
             headers.add(name: "Connection", value: "close")
         }
-        exchange.responseStatus = .noContent
+        exchange.record.status = .noContent
         context.write(
             self.wrapOutboundOut(
                 .head(HTTPResponseHead(version: exchange.request.version, status: .noContent, headers: headers))),
@@ -163,10 +147,13 @@ extension ProxyHandler: StreamResponseWriter {
     }
 
     func writeStreamHead(_ head: HTTPResponseHead) {
-        guard let context = self.context, case .exchanging(let exchange) = self.state else { return }
-        exchange.responseStatus = head.status
-        if head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "close" }) {
-            exchange.keepAlive = false
+        guard let context = self.context, let exchange = self.exchange else { return }
+        var head = head
+        exchange.record.status = head.status
+        let saysClose = head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "close" }
+        if !self.machine.responseWillStart(canKeepAlive: !saysClose), !saysClose {
+            // The head was made from the request alone; the connection's fate says otherwise.
+            head.headers.replaceOrAdd(name: "Connection", value: "close")
         }
         context.write(self.wrapOutboundOut(.head(head)), promise: nil)
         // The encoder frames a body as chunks exactly when its head says `chunked` (the relay
@@ -175,14 +162,14 @@ extension ProxyHandler: StreamResponseWriter {
     }
 
     func writeStreamBody(_ body: ByteBuffer) {
-        guard let context = self.context, case .exchanging(let exchange) = self.state else { return }
-        exchange.bytesSent += body.readableBytes
+        guard let context = self.context, let exchange = self.exchange else { return }
+        exchange.record.bytesSent += body.readableBytes
         context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
     }
 
     func writeStreamEvent(_ event: FramedChunk) {
-        guard let context = self.context, case .exchanging(let exchange) = self.state else { return }
-        exchange.bytesSent += event.payloadLength
+        guard let context = self.context, let exchange = self.exchange else { return }
+        exchange.record.bytesSent += event.payloadLength
         if exchange.isChunkedStream, let encoder = self.encoderContext {
             // Written on the encoder's context, the bytes go out below it, already framed.
             encoder.write(NIOAny(IOData.byteBuffer(event.framed)), promise: nil)
@@ -196,17 +183,25 @@ extension ProxyHandler: StreamResponseWriter {
     }
 
     func finishStream() {
-        guard case .exchanging(let exchange) = self.state else { return }
+        guard let exchange = self.exchange else { return }
         exchange.subscriber = nil
         self.finish(exchange)
     }
 
     func abortStream(reason: String) {
-        guard case .exchanging(let exchange) = self.state else { return }
+        guard let exchange = self.exchange else { return }
         exchange.subscriber = nil
-        exchange.outcome = "dropped"
-        self.recordCompletion(exchange, outcome: "dropped")
-        self.state = .closing
-        self.context?.close(promise: nil)
+        self.fail(exchange, answering: nil, outcome: .dropped)
+    }
+}
+
+extension StreamSubscriber.Mode {
+    /// The outcome metric's name for a client served this way.
+    var outcome: RelayMetrics.StreamOutcome {
+        switch self {
+        case .started: .started
+        case .joined: .joined
+        case .resumed: .resumed
+        }
     }
 }

@@ -12,7 +12,7 @@ extension ProxyHandler {
     func switchToTunnel(_ exchange: ProxyExchange, upstreamHead: HTTPResponseHead) {
         guard let context = self.context, let connection = exchange.connection else { return }
         exchange.isUpgrading = true
-        exchange.responseStatus = upstreamHead.status
+        exchange.record.status = upstreamHead.status
         var headers = upstreamHead.headers
         let upgrade = headers[canonicalForm: "upgrade"].joined(separator: ", ")
         HopByHopHeaders.remove(from: &headers)
@@ -23,8 +23,10 @@ extension ProxyHandler {
                 .head(HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: headers))),
             promise: nil
         )
-        self.state = .tunnelling
-        self.recordCompletion(exchange, outcome: "upgraded")
+        self.machine.upgraded()
+        // The connection now belongs to the tunnel: the exchange lets go of it without closing it.
+        exchange.connection = nil
+        self.endExchange(exchange, outcome: .upgraded)
         context.eventLoop.assumeIsolated().execute {
             self.buildTunnel(to: connection)
         }

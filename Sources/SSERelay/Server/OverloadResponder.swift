@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import SSERelayCore
 
 /// The only handler of a connection accepted over `limits.maxConnections`: answers `503` with
 /// `Retry-After` and closes, without parsing anything.

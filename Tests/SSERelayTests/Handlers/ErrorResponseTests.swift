@@ -4,6 +4,7 @@ import NIOHTTP1
 import Testing
 
 @testable import SSERelay
+import SSERelayCore
 
 /// ``ErrorResponse`` frames a one-line plain-text body, and its pre-encoded form is a response
 /// NIO's own client parser reads back unchanged.

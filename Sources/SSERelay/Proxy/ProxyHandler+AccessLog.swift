@@ -6,23 +6,24 @@ import SSERelayCore
 extension ProxyHandler {
     /// Counts a finished exchange in `requests_total` and writes its one `request` line at
     /// `info` (README, "Logging").
-    func recordCompletion(_ exchange: ProxyExchange, outcome: String) {
+    func recordCompletion(_ exchange: ProxyExchange, outcome: ExchangeOutcome) {
+        let record = exchange.record
         self.registry.metrics.recordRequest(
-            kind: exchange.isUpgrading ? .upgrade : exchange.kind, status: exchange.responseStatus?.code ?? 0)
+            kind: exchange.isUpgrading ? .upgrade : record.kind, status: record.status?.code ?? 0)
         guard self.logger.logLevel <= .info else { return }
         let now = NIODeadline.now()
         var metadata: Logger.Metadata = [
             "method": "\(exchange.request.method.rawValue)",
             "path": "\(self.shownTarget(of: exchange))",
-            "status": .stringConvertible(Int(exchange.responseStatus?.code ?? 0)),
-            "bytes": .stringConvertible(exchange.bytesSent),
-            "duration_ms": .stringConvertible(Self.milliseconds(now - exchange.startTime)),
+            "status": .stringConvertible(Int(record.status?.code ?? 0)),
+            "bytes": .stringConvertible(record.bytesSent),
+            "duration_ms": .stringConvertible(Self.milliseconds(now - record.startTime)),
             "client": "\(self.clientAddress ?? "-")",
         ]
-        if let upstreamHeadTime = exchange.upstreamHeadTime {
-            metadata["upstream_ms"] = .stringConvertible(Self.milliseconds(upstreamHeadTime - exchange.startTime))
+        if let upstreamHeadTime = record.upstreamHeadTime {
+            metadata["upstream_ms"] = .stringConvertible(Self.milliseconds(upstreamHeadTime - record.startTime))
         }
-        if outcome != "ok" {
+        if outcome != .completed {
             metadata["outcome"] = "\(outcome)"
         }
         self.logger.info("request", metadata: metadata)
