@@ -1,10 +1,10 @@
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
+import SSERelayCore
 import Testing
 
 @testable import SSERelay
-import SSERelayCore
 
 /// ``ErrorResponse`` frames a one-line plain-text body, and its pre-encoded form is a response
 /// NIO's own client parser reads back unchanged.
