@@ -1,15 +1,6 @@
 import NIOCore
 import NIOHTTP1
-import NIOPosix
 import SSERelayCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Musl)
-    import Musl
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// Keep-alive connections to the upstream for the client connections of one event loop.
 ///
@@ -27,7 +18,7 @@ import SSERelayCore
 /// other.
 final class UpstreamConnectionPool {
     let eventLoop: any EventLoop
-    private let address: SocketAddress
+    private let connector: UpstreamConnector
     private let configuration: UpstreamConfiguration
     /// Open connections allowed on this loop: the configured total shared among the loops.
     let limit: Int
@@ -44,13 +35,13 @@ final class UpstreamConnectionPool {
 
     init(
         eventLoop: any EventLoop,
-        address: SocketAddress,
+        connector: UpstreamConnector,
         configuration: UpstreamConfiguration,
         limit: Int,
         streamLimit: Int
     ) {
         self.eventLoop = eventLoop
-        self.address = address
+        self.connector = connector
         self.configuration = configuration
         self.limit = limit
         self.streamLimit = streamLimit
@@ -191,21 +182,7 @@ final class UpstreamConnectionPool {
         }
         let upstream = self.configuration.url.description
         let connectTimeout = self.configuration.connectTimeoutSeconds
-        ClientBootstrap(group: self.eventLoop)
-            .connectTimeout(.fractionalSeconds(connectTimeout))
-            .channelOption(.socketOption(.so_keepalive), value: 1)
-            .channelOption(.recvAllocator, value: ProxyServer.receiveBuffers)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let encoder = HTTPRequestEncoder(configuration: .noAutomaticFraming)
-                    // Write-observing: the decoder learns which requests were HEAD, whose
-                    // responses carry no body.
-                    let decoder = ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes))
-                    let connection = UpstreamConnection(codecHandlers: [encoder, decoder])
-                    try channel.pipeline.syncOperations.addHandlers([encoder, decoder, connection])
-                }
-            }
-            .connect(to: self.address)
+        self.connector.open(self.eventLoop)
             .assumeIsolated()
             .whenComplete { result in
                 switch result {
@@ -228,13 +205,4 @@ final class UpstreamConnectionPool {
             }
     }
 
-}
-
-extension HTTPRequestEncoder.Configuration {
-    /// The relay frames every message itself (see ``ResponseFraming``).
-    static var noAutomaticFraming: Self {
-        var configuration = Self()
-        configuration.automaticallySetFramingHeaders = false
-        return configuration
-    }
 }

@@ -24,7 +24,10 @@ final class UpstreamPools: Sendable {
             pools[ObjectIdentifier(loop)] = try await loop.submit {
                 NIOLoopBound(
                     UpstreamConnectionPool(
-                        eventLoop: loop, address: address, configuration: configuration, limit: limit,
+                        eventLoop: loop,
+                        connector: .tcp(
+                            to: address, connectTimeout: .fractionalSeconds(configuration.connectTimeoutSeconds)),
+                        configuration: configuration, limit: limit,
                         streamLimit: streamLimit),
                     eventLoop: loop
                 )

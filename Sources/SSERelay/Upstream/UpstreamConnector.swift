@@ -1,0 +1,47 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// How an ``UpstreamConnectionPool`` opens a connection to the upstream: a channel whose
+/// pipeline ends in an ``UpstreamConnection`` behind the HTTP/1 client codec.
+///
+/// A TCP connection in the relay (``tcp(to:connectTimeout:)``); tests hand the pool channels of
+/// their own, such as an `EmbeddedChannel` on the client connection's loop, to drive a whole
+/// exchange without sockets.
+struct UpstreamConnector {
+    /// Opens a channel on `eventLoop` with ``installHandlers(on:)`` applied.
+    let open: (_ eventLoop: any EventLoop) -> EventLoopFuture<any Channel>
+
+    /// TCP connections to `address`, with keep-alive probes and the relay's receive buffers.
+    static func tcp(to address: SocketAddress, connectTimeout: TimeAmount) -> UpstreamConnector {
+        UpstreamConnector { eventLoop in
+            ClientBootstrap(group: eventLoop)
+                .connectTimeout(connectTimeout)
+                .channelOption(.socketOption(.so_keepalive), value: 1)
+                .channelOption(.recvAllocator, value: ProxyServer.receiveBuffers)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try Self.installHandlers(on: channel) }
+                }
+                .connect(to: address)
+        }
+    }
+
+    /// Puts the HTTP/1 client codec and an ``UpstreamConnection`` on `channel`'s pipeline.
+    static func installHandlers(on channel: any Channel) throws {
+        let encoder = HTTPRequestEncoder(configuration: .noAutomaticFraming)
+        // Write-observing: the decoder learns which requests were HEAD, whose responses carry
+        // no body.
+        let decoder = ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes))
+        let connection = UpstreamConnection(codecHandlers: [encoder, decoder])
+        try channel.pipeline.syncOperations.addHandlers([encoder, decoder, connection])
+    }
+}
+
+extension HTTPRequestEncoder.Configuration {
+    /// The relay frames every message itself (see ``ResponseFraming``).
+    static var noAutomaticFraming: Self {
+        var configuration = Self()
+        configuration.automaticallySetFramingHeaders = false
+        return configuration
+    }
+}
