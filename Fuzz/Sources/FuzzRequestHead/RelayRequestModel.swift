@@ -2,16 +2,16 @@ import NIOCore
 import NIOHTTP1
 import SSERelayCore
 
-/// What the relay sends upstream for a request its client decoder produced, built from the same
-/// core functions the server module calls, in the same order.
+/// What the relay sends upstream for a request its client decoder produced, by the production
+/// decisions themselves: ``RequestPlan`` says whether the request is refused, a stream request
+/// or passed through, and the core's ``ProxyHeaderPolicy`` builds the upstream head.
 ///
-/// It follows `ProxyHandler.startExchange` and `ProxyHandler.startStream` (module `SSERelay`):
-/// a GET without `Upgrade` that matches a stream route starts a generation, whose head is
-/// ``ProxyHeaderPolicy/upstreamStreamRequestHead(for:clientAddress:forwardedLastEventID:upstreamHost:)``
-/// followed by `.end(nil)` and no body; every other request
-/// goes out as ``ProxyHeaderPolicy/upstreamRequestHead(for:clientAddress:upgrade:upstreamHost:)``
-/// followed by the client's body parts and its end with trailers. A change to those functions
-/// must be made here too.
+/// The server module carries these decisions out (`ProxyHandler+Exchange.swift`): a stream
+/// request that starts a generation sends
+/// ``ProxyHeaderPolicy/upstreamStreamRequestHead(for:target:clientAddress:forwardedLastEventID:upstreamHost:)``
+/// followed by `.end(nil)` and no body; every other request goes out as
+/// ``ProxyHeaderPolicy/upstreamRequestHead(for:clientAddress:upgrade:upstreamHost:)`` followed
+/// by the client's body parts and its end with trailers.
 enum RelayRequestModel {
     /// What the relay writes on the upstream connection for one request.
     struct UpstreamRequest {
@@ -49,14 +49,13 @@ enum RelayRequestModel {
         return routes
     }()
 
-    static func upstreamRequest(for request: DecodedRequest) -> UpstreamRequest {
+    /// What the relay sends upstream for `request`, or `nil` when it refuses the request.
+    static func upstreamRequest(for request: DecodedRequest) -> UpstreamRequest? {
         let head = request.head
-        let upgrade = HopByHopHeaders.requestedUpgrade(in: head.headers)
-        if head.method == .GET, upgrade == nil,
-            let route = self.routes.first(where: {
-                StreamKey(route: $0, target: head.uri, headers: head.headers) != nil
-            })
-        {
+        switch RequestPlan(for: head, routes: self.routes, redaction: .standard) {
+        case .reject:
+            return nil
+        case .stream(let route, _, let target):
             let resolution = StreamRequestResolution.resolve(
                 lastEventID: head.headers.first(name: "last-event-id"),
                 generations: [NoGeneration](),
@@ -67,27 +66,27 @@ enum RelayRequestModel {
             }
             return UpstreamRequest(
                 head: self.streamHead(
-                    for: head, target: RequestTarget(normalizing: head.uri).upstreamTarget,
-                    forwardedLastEventID: forwardedLastEventID),
+                    for: head, target: target.upstreamTarget, forwardedLastEventID: forwardedLastEventID),
                 body: [],
                 trailers: nil,
                 isComplete: true,
                 upgrade: nil,
                 streamRoute: route
             )
+        case .passThrough(let upgrade):
+            return UpstreamRequest(
+                head: ProxyHeaderPolicy.upstreamRequestHead(
+                    for: head, clientAddress: self.clientAddress, upgrade: upgrade, upstreamHost: self.upstreamHost),
+                body: request.body,
+                trailers: request.trailers,
+                isComplete: request.isComplete,
+                upgrade: upgrade,
+                streamRoute: nil
+            )
         }
-        return UpstreamRequest(
-            head: ProxyHeaderPolicy.upstreamRequestHead(
-                for: head, clientAddress: self.clientAddress, upgrade: upgrade, upstreamHost: self.upstreamHost),
-            body: request.body,
-            trailers: request.trailers,
-            isComplete: request.isComplete,
-            upgrade: upgrade,
-            streamRoute: nil
-        )
     }
 
-    /// The stream request's head, as `ProxyHandler.startStream` builds it.
+    /// The stream request's head, as the relay builds it when a generation starts.
     /// A stream request asks the backend for its normalised target (`target`), as the relay does.
     static func streamHead(
         for request: HTTPRequestHead, target: String, forwardedLastEventID: String?

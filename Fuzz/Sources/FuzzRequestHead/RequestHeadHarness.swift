@@ -24,14 +24,13 @@ enum RequestHeadHarness {
             Oracle.log("client decoder: \(outcome.requests.count) requests, error \(String(describing: outcome.error))")
         }
         for request in outcome.requests.prefix(self.maximumRequests) {
-            if ProxyHeaderPolicy.rejection(of: request.head) != nil {
-                // Answered 400/405 and closed (`ProxyHandler.startExchange`): nothing reaches
+            guard let upstream = RelayRequestModel.upstreamRequest(for: request) else {
+                // Refused (`RequestPlan.reject`), answered 400/405 and closed: nothing reaches
                 // the upstream, and nothing after it on the connection is read.
                 StreamKeyOracle.check(request.head)
                 ResponseFramingOracle.check(request.head)
                 break
             }
-            let upstream = RelayRequestModel.upstreamRequest(for: request)
             if Oracle.isVerbose {
                 Oracle.log("request \(request.head), \(request.bodyBytes) body bytes, complete \(request.isComplete)")
                 Oracle.log("  upstream \(upstream.head), \(upstream.body.count) body parts")
@@ -40,7 +39,7 @@ enum RequestHeadHarness {
             StreamKeyOracle.check(request.head)
             ResponseFramingOracle.check(request.head)
             // A request that the decoder failed in is answered `400`/`431` and its upstream
-            // connection closed (`ProxyHandler.errorCaught`): nothing is read after its head.
+            // connection closed (`ProxyConnectionStateMachine.requestMalformed`): nothing is read after its head.
             if request.isComplete || outcome.error == nil {
                 UpstreamRoundTrip.check(request, sentAs: upstream)
             }
