@@ -34,6 +34,10 @@ final class UpstreamConnectionPool {
     /// Dedicated stream connections allowed open at once on this loop: the streams' share of
     /// the descriptors (``ConnectionCapacity/streamUpstreamConnections``) shared among the loops.
     let streamLimit: Int
+    /// How the pool's connections size their reads: the server hands the pool the allocator of
+    /// its own client connections, so both sides of a relayed stream hold the same small idle
+    /// buffers.
+    private let receiveBuffers: AdaptiveRecvByteBufferAllocator
 
     private var idle: [UpstreamConnection] = []
     private var openCount = 0
@@ -47,13 +51,15 @@ final class UpstreamConnectionPool {
         address: SocketAddress,
         configuration: UpstreamConfiguration,
         limit: Int,
-        streamLimit: Int
+        streamLimit: Int,
+        receiveBuffers: AdaptiveRecvByteBufferAllocator
     ) {
         self.eventLoop = eventLoop
         self.address = address
         self.configuration = configuration
         self.limit = limit
         self.streamLimit = streamLimit
+        self.receiveBuffers = receiveBuffers
     }
 
     /// Called with the outcome of ``acquire(_:)``, on the pool's event loop.
@@ -194,7 +200,7 @@ final class UpstreamConnectionPool {
         ClientBootstrap(group: self.eventLoop)
             .connectTimeout(.fractionalSeconds(connectTimeout))
             .channelOption(.socketOption(.so_keepalive), value: 1)
-            .channelOption(.recvAllocator, value: ProxyServer.receiveBuffers)
+            .channelOption(.recvAllocator, value: self.receiveBuffers)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let encoder = HTTPRequestEncoder(configuration: .noAutomaticFraming)

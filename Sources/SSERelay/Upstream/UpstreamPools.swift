@@ -9,11 +9,13 @@ final class UpstreamPools: Sendable {
 
     /// Creates one pool on each loop of `group`, sharing the keep-alive budget
     /// (``ConnectionCapacity/pooledUpstreamConnections``, the effective `upstream.maxConnections`)
-    /// and the streams' budget among them (see ``share(_:among:index:)``).
+    /// and the streams' budget among them (see ``share(_:among:index:)``). Their connections
+    /// read into `receiveBuffers`.
     static func make(
         group: any EventLoopGroup,
         configuration: UpstreamConfiguration,
-        capacity: ConnectionCapacity
+        capacity: ConnectionCapacity,
+        receiveBuffers: AdaptiveRecvByteBufferAllocator
     ) async throws -> UpstreamPools {
         let address = try Self.resolve(configuration.url)
         let loops = Array(group.makeIterator())
@@ -25,7 +27,7 @@ final class UpstreamPools: Sendable {
                 NIOLoopBound(
                     UpstreamConnectionPool(
                         eventLoop: loop, address: address, configuration: configuration, limit: limit,
-                        streamLimit: streamLimit),
+                        streamLimit: streamLimit, receiveBuffers: receiveBuffers),
                     eventLoop: loop
                 )
             }.get()
