@@ -54,12 +54,30 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `sse-relay demo`: a built-in fake chat backend, the scripted scenario and its narrator,
+        // run against the server library's public API. The server library knows nothing of it.
+        .target(
+            name: "SSERelayDemo",
+            dependencies: [
+                "SSERelay",
+                "SSERelayCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The command line: argument parsing and nothing else.
         .executableTarget(
             name: "sse-relay",
             dependencies: [
                 "SSERelay",
                 "SSERelayCore",
+                "SSERelayDemo",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -93,6 +111,8 @@ let package = Package(
             dependencies: [
                 "SSERelay",
                 "SSERelayCore",
+                // The command-line tests run `sse-relay demo` and check the demo backend's answer.
+                "SSERelayDemo",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -101,6 +121,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SSERelayDemoTests",
+            dependencies: [
+                "SSERelayDemo",
+                "SSERelay",
+                "SSERelayCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

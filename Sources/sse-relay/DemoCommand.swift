@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SSERelay
 import SSERelayCore
+import SSERelayDemo
 
 /// `sse-relay demo`: a fake chat backend and the relay in front of it, a scripted scenario that
 /// shows what the relay does, then serving until Ctrl-C, to try it with curl.

@@ -55,7 +55,7 @@ struct RoutePatternTests {
         ]
     )
     func rejects(text: String, messagePart: String) {
-        let error = #expect(throws: ConfigurationValueError.self) { try RoutePattern(parsing: text) }
+        let error = #expect(throws: RoutePatternError.self) { try RoutePattern(parsing: text) }
         #expect(error?.message.contains(messagePart) == true, "\(String(describing: error))")
     }
 

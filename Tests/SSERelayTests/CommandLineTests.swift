@@ -5,6 +5,7 @@ import SSERelayCore
 import Testing
 
 @testable import SSERelay
+@testable import SSERelayDemo
 
 /// The `sse-relay` executable as a user runs it: exit statuses and messages (SPEC §6).
 @Suite("Command line", .timeLimit(.minutes(1)))

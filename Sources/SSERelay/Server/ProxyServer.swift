@@ -85,7 +85,8 @@ public final class ProxyServer: Sendable {
             descriptorLimit: DescriptorLimit.current()?.soft ?? 1024, configuration: configuration)
         Self.log(capacity, logger: logger)
         let pools = try await UpstreamPools.make(
-            group: group, configuration: configuration.upstream, capacity: capacity)
+            group: group, configuration: configuration.upstream, capacity: capacity,
+            receiveBuffers: Self.receiveBuffers)
         let connections = ConnectionRegistry(limit: capacity.clientConnections)
         let settings = ProxySettingsStore(ProxySettings(configuration))
         let registry = StreamRegistry(limits: configuration.limits, metrics: metrics, logger: logger)
@@ -154,7 +155,8 @@ public final class ProxyServer: Sendable {
     /// NIO's 2 KiB: a request head or an event is usually smaller, and each connection keeps its
     /// last buffer for the next read, so an idle stream holds a quarter of the memory. A read
     /// that fills its buffer makes the next one larger, up to 64 KiB, so bulk bodies still
-    /// move in large reads.
+    /// move in large reads. The upstream pools are given the same allocator for their
+    /// connections.
     static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65_536)
 
     private static func initializeClientChannel(

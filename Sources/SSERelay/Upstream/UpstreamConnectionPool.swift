@@ -16,6 +16,9 @@ import SSERelayCore
 /// behind them all). ``acquireForStream(_:)`` opens a dedicated connection instead, counted
 /// against ``streamLimit`` alone and closed when released; neither side ever waits for the
 /// other.
+///
+/// The pool opens its connections through an ``UpstreamConnector``: TCP in the relay, which
+/// reads into the same small buffers as the client connections.
 final class UpstreamConnectionPool {
     let eventLoop: any EventLoop
     private let connector: UpstreamConnector

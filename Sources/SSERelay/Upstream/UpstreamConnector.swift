@@ -12,13 +12,15 @@ struct UpstreamConnector {
     /// Opens a channel on `eventLoop` with ``installHandlers(on:)`` applied.
     let open: (_ eventLoop: any EventLoop) -> EventLoopFuture<any Channel>
 
-    /// TCP connections to `address`, with keep-alive probes and the relay's receive buffers.
-    static func tcp(to address: SocketAddress, connectTimeout: TimeAmount) -> UpstreamConnector {
+    /// TCP connections to `address`, with keep-alive probes, reading into `receiveBuffers`.
+    static func tcp(
+        to address: SocketAddress, connectTimeout: TimeAmount, receiveBuffers: AdaptiveRecvByteBufferAllocator
+    ) -> UpstreamConnector {
         UpstreamConnector { eventLoop in
             ClientBootstrap(group: eventLoop)
                 .connectTimeout(connectTimeout)
                 .channelOption(.socketOption(.so_keepalive), value: 1)
-                .channelOption(.recvAllocator, value: ProxyServer.receiveBuffers)
+                .channelOption(.recvAllocator, value: receiveBuffers)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture { try Self.installHandlers(on: channel) }
                 }

@@ -9,11 +9,13 @@ final class UpstreamPools: Sendable {
 
     /// Creates one pool on each loop of `group`, sharing the keep-alive budget
     /// (``ConnectionCapacity/pooledUpstreamConnections``, the effective `upstream.maxConnections`)
-    /// and the streams' budget among them (see ``share(_:among:index:)``).
+    /// and the streams' budget among them (see ``share(_:among:index:)``). Their connections
+    /// read into `receiveBuffers`.
     static func make(
         group: any EventLoopGroup,
         configuration: UpstreamConfiguration,
-        capacity: ConnectionCapacity
+        capacity: ConnectionCapacity,
+        receiveBuffers: AdaptiveRecvByteBufferAllocator
     ) async throws -> UpstreamPools {
         let address = try Self.resolve(configuration.url)
         let loops = Array(group.makeIterator())
@@ -26,7 +28,8 @@ final class UpstreamPools: Sendable {
                     UpstreamConnectionPool(
                         eventLoop: loop,
                         connector: .tcp(
-                            to: address, connectTimeout: .fractionalSeconds(configuration.connectTimeoutSeconds)),
+                            to: address, connectTimeout: .fractionalSeconds(configuration.connectTimeoutSeconds),
+                            receiveBuffers: receiveBuffers),
                         configuration: configuration, limit: limit,
                         streamLimit: streamLimit),
                     eventLoop: loop

@@ -36,7 +36,11 @@ public struct HostAndPort: Sendable, Hashable, CustomStringConvertible {
         self.init(host: String(host), port: port)
     }
 
-    public var description: String {
-        self.host.contains(":") ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)"
+    /// The host as it is written before `:PORT`, here and in a URL: an IPv6 address in
+    /// brackets (`[::1]`), any other host as it is.
+    var uriHost: String {
+        self.host.contains(":") ? "[\(self.host)]" : self.host
     }
+
+    public var description: String { "\(self.uriHost):\(self.port)" }
 }

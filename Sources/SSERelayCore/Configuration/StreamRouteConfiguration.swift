@@ -116,7 +116,14 @@ extension StreamRouteConfiguration {
         guard var reader = ConfigurationObjectReader(value, at: path, problems: problems) else { return nil }
         let defaults = StreamRouteConfiguration.defaultRoute
         self = defaults
-        self.path = reader.parsed("path", default: defaults.path, RoutePattern.init(parsing:))
+        self.path = reader.parsed("path", default: defaults.path) { text throws(ConfigurationValueError) in
+            // Routing says what is wrong with the pattern; the reader adds the key path and the value.
+            do throws(RoutePatternError) {
+                return try RoutePattern(parsing: text)
+            } catch {
+                throw ConfigurationValueError(error.message)
+            }
+        }
         self.varyHeaders = reader.optionalArray("varyHeaders", default: defaults.varyHeaders, Self.headerName)
         self.ignoreHeaders = reader.array("ignoreHeaders", default: defaults.ignoreHeaders) { value, path, problems in
             // `prefix*`: a header name with a `*` at the end; a lone `*` would leave no header

@@ -1,17 +1,39 @@
-/// The origin of the backend: `http://HOST:PORT`.
+/// The origin of the backend: `http://HOST:PORT`, a ``HostAndPort`` behind the `http` scheme.
 ///
-/// Only plain `http` is accepted: the relay talks to a backend beside it, and TLS is out of
-/// scope (SPEC §7). A path is rejected rather than silently ignored or prefixed, because
-/// request targets are forwarded exactly as the client sent them.
+/// Only plain `http` is accepted: the relay talks to a backend beside it, and TLS to the
+/// upstream is out of scope. A path is rejected rather than silently ignored or prefixed,
+/// because request targets are forwarded exactly as the client sent them.
 public struct UpstreamURL: Sendable, Hashable, CustomStringConvertible {
-    public var host: String
-    public var port: Int
+    /// The port an `http://` URL means when it names none.
+    static let defaultPort = 80
 
-    public init(host: String, port: Int) {
-        self.host = host
-        self.port = port
+    /// Where the backend listens; the port is ``defaultPort`` when the URL names none.
+    public var address: HostAndPort
+
+    /// The backend's host name or IP address (an IPv6 address without brackets).
+    public var host: String {
+        get { self.address.host }
+        set { self.address.host = newValue }
     }
 
+    /// The backend's port.
+    public var port: Int {
+        get { self.address.port }
+        set { self.address.port = newValue }
+    }
+
+    /// `http://` and `address`.
+    public init(address: HostAndPort) {
+        self.address = address
+    }
+
+    /// `http://host:port`.
+    public init(host: String, port: Int) {
+        self.init(address: HostAndPort(host: host, port: port))
+    }
+
+    /// Parses `http://HOST[:PORT]` (a trailing `/` is allowed); the host and port are read as
+    /// ``HostAndPort`` reads them.
     public init(parsing text: String) throws(ConfigurationValueError) {
         let prefix = "http://"
         guard text.lowercased().hasPrefix(prefix) else {
@@ -26,14 +48,14 @@ public struct UpstreamURL: Sendable, Hashable, CustomStringConvertible {
             throw ConfigurationValueError("expected only scheme, host and port (no path, query, fragment or user)")
         }
         let hasPort = authority.hasPrefix("[") ? authority.contains("]:") : authority.contains(":")
-        let address = try HostAndPort(parsing: hasPort ? String(authority) : "\(authority):80")
-        self.init(host: address.host, port: address.port)
+        self.init(
+            address: try HostAndPort(parsing: hasPort ? String(authority) : "\(authority):\(Self.defaultPort)"))
     }
 
-    /// The value of the `Host` header for requests the relay makes itself (health checks).
+    /// The value of the `Host` header for requests the relay makes itself (health checks), and
+    /// the authority of ``description``: the port is left out when it is ``defaultPort``.
     public var hostHeader: String {
-        let host = self.host.contains(":") ? "[\(self.host)]" : self.host
-        return self.port == 80 ? host : "\(host):\(self.port)"
+        self.port == Self.defaultPort ? self.address.uriHost : self.address.description
     }
 
     public var description: String { "http://\(self.hostHeader)" }

@@ -23,9 +23,10 @@ public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
         description: "/api/conversation/:conversationId/stream"
     )
 
-    public init(parsing text: String) throws(ConfigurationValueError) {
+    /// Parses a pattern such as `/api/conversation/:conversationId/stream`.
+    public init(parsing text: String) throws(RoutePatternError) {
         guard text.hasPrefix("/") else {
-            throw ConfigurationValueError(
+            throw RoutePatternError(
                 "expected a path starting with / such as /api/conversation/:conversationId/stream")
         }
         var names: Set<String> = []
@@ -34,15 +35,15 @@ public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
             if piece.hasPrefix(":") {
                 let name = String(piece.dropFirst())
                 guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
-                    throw ConfigurationValueError("parameter names are letters, digits and _ after a colon")
+                    throw RoutePatternError("parameter names are letters, digits and _ after a colon")
                 }
                 guard names.insert(name).inserted else {
-                    throw ConfigurationValueError("parameter :\(name) appears twice")
+                    throw RoutePatternError("parameter :\(name) appears twice")
                 }
                 segments.append(.parameter(name))
             } else {
                 guard !piece.contains(where: { $0 == "?" || $0 == "#" || $0 == " " }) else {
-                    throw ConfigurationValueError("a path pattern holds no query, fragment or space")
+                    throw RoutePatternError("a path pattern holds no query, fragment or space")
                 }
                 segments.append(.literal(String(piece)))
             }

@@ -1,12 +1,11 @@
 import NIOConcurrencyHelpers
 import NIOCore
-import SSERelayCore
 import Testing
 
-@testable import SSERelay
+@testable import SSERelayDemo
 
-/// `sse-relay demo`'s scripted scenario, run in process against the demo backend and a relay
-/// (issue 8): what it shows is what happens.
+/// `sse-relay demo`'s scripted scenario, run in process against the demo backend and a relay:
+/// what it shows is what happens.
 @Suite("Demo scenario", .timeLimit(.minutes(1)))
 struct DemoScenarioTests {
     /// Collects the account's lines.
@@ -22,9 +21,7 @@ struct DemoScenarioTests {
         let backend = try await DemoBackend.bind(tokenInterval: tokenInterval)
         let port = try #require(backend.localAddress.port)
         let result = await Result {
-            let relay = try await RelayUnderTest.start(backend: nil) {
-                $0.upstream.url = UpstreamURL(host: "127.0.0.1", port: port)
-            }
+            let relay = try await DemoRelay.start(upstreamPort: port)
             let account = Account()
             let outcome = await Result {
                 try await DemoScenario(

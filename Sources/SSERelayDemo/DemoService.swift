@@ -1,5 +1,7 @@
 public import Logging
 import NIOCore
+import Prometheus
+import SSERelay
 public import SSERelayCore
 public import ServiceLifecycle
 
@@ -7,7 +9,7 @@ public import ServiceLifecycle
 /// ``DemoScenario`` told on `output` as it happens, then serving until a graceful shutdown
 /// (Ctrl-C), with instructions to try it by hand.
 ///
-/// It runs the relay's ``ProxyServer`` itself rather than ``RelayService``, because the
+/// It runs the relay's `ProxyServer` itself rather than `RelayService`, because the
 /// scenario needs the address the relay was actually given (the demo listens on port 0), and
 /// the demo has no use for systemd or the admin listener.
 public struct DemoService: Service {
@@ -74,7 +76,7 @@ public struct DemoService: Service {
             self.instruct(relay: relay, narrator: narrator)
         }
         try? await gracefulShutdown()
-        await relay.shutdown(gracePeriod: .fractionalSeconds(configuration.shutdownGraceSeconds))
+        await relay.shutdown(gracePeriod: TimeAmount(.seconds(configuration.shutdownGraceSeconds)))
         await backend.close()
     }
 
@@ -90,10 +92,12 @@ public struct DemoService: Service {
         narrator.say("  relay    http://\(relay.localAddress.hostAndPort)  in front of it")
     }
 
-    /// The relay's own count of what happened, from the figures its `/metrics` serves.
+    /// The relay's own count of what happened, from the counters its `/metrics` serves (read
+    /// from its registry: the figures `/metrics` brings up to date when scraped are gauges, and
+    /// the account needs none of them).
     private static func summarizeMetrics(of relay: ProxyServer, narrator: DemoNarrator) {
         var values: [String: String] = [:]
-        for line in String(decoding: relay.metricsExposition(), as: UTF8.self).split(separator: "\n")
+        for line in relay.metrics.registry.emitToString().split(separator: "\n")
         where !line.hasPrefix("#") {
             guard let space = line.lastIndex(of: " ") else { continue }
             values[String(line[..<space])] = String(line[line.index(after: space)...])

@@ -1,4 +1,3 @@
-import NIOConcurrencyHelpers
 public import NIOCore
 import NIOHTTP1
 public import NIOPosix
@@ -56,24 +55,8 @@ public final class DemoBackend: Sendable {
         self.starts.count(conversation)
     }
 
+    /// Stops accepting connections (those already open finish their completions).
     public func close() async {
         try? await self.channel.close()
-    }
-}
-
-/// Completions started per conversation, across the demo backend's connections.
-final class DemoStartCounter: Sendable {
-    /// Pthread-based (not `Synchronization.Mutex`, which ThreadSanitizer cannot see on Linux).
-    private let counts = NIOLockedValueBox<[String: Int]>([:])
-
-    func start(_ conversation: String) -> Int {
-        self.counts.withLockedValue { counts in
-            counts[conversation, default: 0] += 1
-            return counts[conversation, default: 0]
-        }
-    }
-
-    func count(_ conversation: String) -> Int {
-        self.counts.withLockedValue { $0[conversation] ?? 0 }
     }
 }

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import SSERelay
 import SSERelayCore
 
 /// One stream request of a demo client, on a connection of its own, read the way a browser's
