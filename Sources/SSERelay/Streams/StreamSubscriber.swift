@@ -195,6 +195,7 @@ final class StreamSubscriber {
         writer.abortStream(reason: reason.description)
     }
 
+    /// Carries out a heartbeat decision: the next check's timer, and the `:` comment itself.
     private func perform(_ action: SubscriberCursor.HeartbeatAction) {
         switch action {
         case .none:
@@ -228,31 +229,6 @@ extension StreamSubscriber {
         case .resumed: .resumed
         }
     }
-
-    /// What one write pass delivered, counted into the metrics once at its end.
-    private struct Delivery {
-        var events = 0
-        var replayed = 0
-        /// When the newest live event written was read from the upstream.
-        var newestLiveReceivedAt: NIODeadline?
-
-        mutating func wrote(_ entry: ReplayBuffer.Entry, joinedAt: NIODeadline) {
-            self.events += 1
-            if entry.receivedAt < joinedAt {
-                self.replayed += 1
-            } else {
-                self.newestLiveReceivedAt = entry.receivedAt
-            }
-        }
-
-        func record(into metrics: RelayMetrics) {
-            guard self.events > 0 else { return }
-            let latency = self.newestLiveReceivedAt.map { receivedAt in
-                Duration.nanoseconds((NIODeadline.now() - receivedAt).nanoseconds)
-            }
-            metrics.recordDelivery(events: self.events, replayed: self.replayed, latency: latency)
-        }
-    }
 }
 
 extension StreamSubscriber {
@@ -266,28 +242,5 @@ extension StreamSubscriber {
             queuedBytes: self.writer?.queuedBytes ?? 0,
             lagBytes: self.generation.lag(from: self.cursor.position)
         )
-    }
-}
-
-extension Generation.Answer {
-    /// The answer as the cursor sees it: its kind, without the bytes.
-    fileprivate var kind: SubscriberCursor.Answer {
-        switch self {
-        case .stream: .stream
-        case .rejected: .rejected
-        case .failed: .failed
-        }
-    }
-}
-
-extension SubscriberCursor.Batch {
-    /// What the cursor needs of a batch read from `position`: the events' sequence numbers,
-    /// where each comment goes, and where the log ends.
-    fileprivate init(_ batch: Generation.Batch, from position: Int) {
-        let first = batch.entries.first?.sequence ?? position
-        self.init(
-            events: first..<(first + batch.entries.count),
-            comments: batch.comments.map { SubscriberCursor.Comment(position: $0.position, number: $0.number) },
-            nextSequence: batch.nextSequence, isOpen: batch.isOpen, ending: batch.ending)
     }
 }

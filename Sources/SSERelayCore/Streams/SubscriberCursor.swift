@@ -149,19 +149,18 @@ public struct SubscriberCursor: Sendable {
             self.state = .closed
             return .finish
         case .streaming:
-            if var progress = self.progress {
-                if progress.asksSocket {
-                    progress.asksSocket = false
-                    progress.isCut = !isWritable
-                    self.progress = progress
-                }
-                if let action = self.writeNext(now: now) {
-                    return action
-                }
+            if var progress = self.progress, progress.asksSocket {
+                progress.asksSocket = false
+                progress.isCut = !isWritable
+                self.progress = progress
             }
-            // Between batches: read on while the socket takes bytes.
-            return isWritable
-                ? .readBatch(from: self.position, commentsSeen: self.commentsSeen) : .measureLag(from: self.position)
+            if let action = self.writeNext(now: now) {
+                return action
+            }
+            // Between batches: read on while the socket takes bytes, else see how far behind the
+            // client is.
+            guard isWritable else { return .measureLag(from: self.position) }
+            return .readBatch(from: self.position, commentsSeen: self.commentsSeen)
         }
     }
 
