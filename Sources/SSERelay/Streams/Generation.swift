@@ -4,7 +4,8 @@ import NIOCore
 import NIOHTTP1
 import SSERelayCore
 
-/// One upstream stream request and its events (SPEC §2), shared by every client of its key.
+/// One upstream stream request and its events, shared by every client of its key: a
+/// generation, named by the token its relay ids start with.
 ///
 /// The upstream side (``GenerationUpstream``) runs on the generation's own event loop; clients
 /// (``StreamSubscriber``s) run on theirs and read the shared ``ReplayBuffer`` under the lock,
@@ -108,12 +109,7 @@ final class Generation: Sendable {
     }
 
     /// How a generation's responses end.
-    enum Ending {
-        /// The upstream's body completed: the end marker.
-        case finished
-        /// The upstream ended abnormally: the failure event.
-        case failed(GenerationFailure)
-    }
+    typealias Ending = GenerationEnding
 
     /// Up to `limit` events from `cursor` on, the comments after `commentsSeen`, the head
     /// sequence, and whether the upstream is still open. `nil` when events at the cursor were

@@ -27,11 +27,8 @@ struct StreamFailureAnswer {
         switch route.upstreamFailure {
         case .retry:
             self.head = StreamResponseHead.failure(request: request, route: route)
-            self.body = ByteBuffer()
-            if let retryMs = route.retryMs {
-                self.body.writeString("retry: \(retryMs)\n")
-            }
-            self.body.writeString(": \(oneLine)\n\n")
+            self.body = EventStreamWriter.retryAnswer(
+                retryMs: route.retryMs, comment: oneLine, allocator: ByteBufferAllocator())
         case .status:
             let response = ErrorResponse(status: status, message: oneLine, extraHeaders: extraHeaders)
             self.head = response.head(version: request.version, close: !keepAlive)

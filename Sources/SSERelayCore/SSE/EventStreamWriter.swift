@@ -1,7 +1,8 @@
 public import NIOCore
 
-/// Writes what a stream response sends: the first block, events with their ids, heartbeats
-/// and comments, every line ending in LF (SPEC §4).
+/// Writes what a stream response sends: the first block, events with their ids, heartbeats,
+/// comments and the blocks that end a response, every line ending in LF (a bare LF is the one
+/// line ending every event-stream parser accepts).
 public struct EventStreamWriter: Sendable {
     /// Whether the upstream's `retry` lines are dropped: they are when the route sets its own
     /// `retryMs`, so a client never sees two reconnection times.
@@ -21,6 +22,21 @@ public struct EventStreamWriter: Sendable {
             buffer.writeString("retry: \(retryMs)\n")
         }
         buffer.writeString("id: \(primingID)\n\n")
+        return buffer
+    }
+
+    /// The whole body of a stream response that ends at once and tells the client to come back
+    /// later: `retry: N` (when set), then `text` as a comment, then a blank line. A browser's
+    /// `EventSource` reconnects after `retryMs` on its own; the comment says what failed to
+    /// anyone reading the stream. `text` stays one comment line: each run of line breaks in it
+    /// becomes a space, so it can never end the comment early and start a field.
+    public static func retryAnswer(retryMs: Int?, comment text: String, allocator: ByteBufferAllocator) -> ByteBuffer {
+        let oneLine = text.split(whereSeparator: \.isNewline).joined(separator: " ")
+        var buffer = allocator.buffer(capacity: 24 + oneLine.utf8.count)
+        if let retryMs {
+            buffer.writeString("retry: \(retryMs)\n")
+        }
+        buffer.writeString(": \(oneLine)\n\n")
         return buffer
     }
 

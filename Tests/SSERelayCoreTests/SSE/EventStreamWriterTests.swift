@@ -182,6 +182,36 @@ struct EventStreamWriterTests {
         #expect(run == EventStreamParserTests.ParseRun(outputs: [.comment([UInt8(ascii: ":")])], dropped: 0))
     }
 
+    // MARK: - Retry answer
+
+    @Test(
+        "the retry answer is the retry time, the comment and a blank line",
+        arguments: [
+            (2000 as Int?, "upstream unavailable: timeout", "retry: 2000\n: upstream unavailable: timeout\n\n"),
+            (0, "refused", "retry: 0\n: refused\n\n"),
+            (nil, "refused: the relay is at capacity", ": refused: the relay is at capacity\n\n"),
+            (1000, "", "retry: 1000\n: \n\n"),
+        ])
+    func retryAnswer(retryMs: Int?, comment: String, expected: String) {
+        let body = EventStreamWriter.retryAnswer(retryMs: retryMs, comment: comment, allocator: Self.allocator)
+        #expect(Self.bytes(body) == Array(expected.utf8))
+    }
+
+    @Test("line breaks in the retry answer's comment become spaces: it stays one comment")
+    func retryAnswerOneLine() {
+        let body = EventStreamWriter.retryAnswer(
+            retryMs: 500, comment: "a\nid: x\r\n\rdata: y", allocator: Self.allocator)
+        #expect(Self.bytes(body) == Array("retry: 500\n: a id: x data: y\n\n".utf8))
+        // A client reads the comment and a block that sets the retry time, with no id or data.
+        let run = EventStreamParserTests.run([Self.bytes(body)])
+        #expect(run.outputs.first == .comment(Array(": a id: x data: y".utf8)))
+        #expect(run.events.count == 1)
+        #expect(run.events.first?.retry == 500)
+        #expect(run.events.first?.upstreamID == nil)
+        #expect(run.events.first?.data == nil)
+        #expect(run.dropped == 0)
+    }
+
     // MARK: - Round trip
 
     /// A random event as an upstream could send it: 1 to 6 field lines of known and unknown
