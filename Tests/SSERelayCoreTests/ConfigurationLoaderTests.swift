@@ -791,9 +791,15 @@ struct ConfigurationLoaderTests {
 struct ExampleConfigurationTests {
     @Test("the example file carries exactly the embedded defaults")
     func exampleIsTheDefaults() throws {
-        let path = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("config.example.json").path
+        // The repository root is the nearest folder above this file that holds Package.swift,
+        // however deep the file sits under Tests/.
+        var root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: root.appendingPathComponent("Package.swift").path) {
+            let parent = root.deletingLastPathComponent()
+            try #require(parent.path != root.path, "no Package.swift above \(#filePath)")
+            root = parent
+        }
+        let path = root.appendingPathComponent("config.example.json").path
         let configuration = try ConfigurationLoader.load(fileAt: path)
         #expect(configuration == RelayConfiguration())
     }
