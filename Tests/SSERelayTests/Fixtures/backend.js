@@ -25,11 +25,20 @@
 //                               written `chunk` bytes at a time), cookie=1 (the response
 //                               sets `Set-Cookie: session=backend-secret`), drop=K (the
 //                               socket is destroyed right after event K: a failed answer),
-//                               overlong=K (event K carries a 2 MiB line).
+//                               overlong=K (event K carries a 2 MiB line),
+//                               whom=1 (each event says ` for <Authorization header>`),
+//                               gate=1 (no timer: events are written only when released,
+//                               see /release; the head is sent at once).
 //                               The Last-Event-ID it received is echoed in `x-last-event-id`.
+//   POST /api/conversation/:id/release?events=N
+//                               writes the next N events (default: all that are left) of each
+//                               open gate=1 stream of the conversation at once, and ends a
+//                               stream after its last event (unless hold=1); answers JSON
+//                               {streams}: how many streams it released events of
 //   GET  /api/conversation/:id/stats
-//                               JSON {starts, aborted, lastEventIds, urls} of that conversation
-//                               (urls: each started stream's request target, as received)
+//                               JSON {starts, aborted, lastEventIds, urls, authorizations} of
+//                               that conversation (urls: each started stream's request target,
+//                               as received; authorizations: its Authorization header or null)
 //   GET  /completions           JSON {started, running}: completions started in all, and
 //                               those whose stream is still open (neither ended nor aborted)
 //   Upgrade: echo               101, then every byte is echoed back
@@ -86,9 +95,13 @@ function readBody(req, done) {
 const conversations = new Map();
 const completions = { started: 0, running: 0 };
 function conversation(id) {
-  if (!conversations.has(id)) conversations.set(id, { starts: 0, aborted: 0, lastEventIds: [], urls: [] });
+  if (!conversations.has(id)) {
+    conversations.set(id, { starts: 0, aborted: 0, lastEventIds: [], urls: [], authorizations: [] });
+  }
   return conversations.get(id);
 }
+// The open gate=1 streams of each conversation: conversation id -> Set of release(count).
+const gates = new Map();
 
 function streamCompletion(req, res, id, url) {
   const stats = conversation(id);
@@ -106,6 +119,7 @@ function streamCompletion(req, res, id, url) {
   res.on('close', stopped);
   stats.lastEventIds.push(req.headers['last-event-id'] || null);
   stats.urls.push(req.url);
+  stats.authorizations.push(req.headers.authorization || null);
   if (url.searchParams.get('raw')) {
     // The body exactly as given (base64url), in chunks of `chunk` bytes: tricky frames.
     const body = Buffer.from(url.searchParams.get('raw'), 'base64url');
@@ -132,33 +146,52 @@ function streamCompletion(req, res, id, url) {
   if (url.searchParams.get('retry')) res.write(`retry: ${url.searchParams.get('retry')}${nl}${nl}`);
   let k = 0;
   let done = false;
-  const timer = setInterval(() => {
-    if (k >= total) {
-      clearInterval(timer);
-      if (url.searchParams.get('hold') !== '1') { done = true; res.end(); }
-      return;
-    }
-    let frame = '';
-    const batch = Number(url.searchParams.get('batch') || 1);
-    for (let b = 0; b < batch && k < total; b++) {
+  let timer = null;
+  const stop = () => { if (timer !== null) clearInterval(timer); if (gate) gate.delete(release); };
+  // The frame of the next event (k counts the events written).
+  const nextEvent = () => {
     k++;
+    let frame = '';
     if (url.searchParams.get('comment') === '1') frame += `: keep-alive${nl}`;
     if (url.searchParams.get('ids') === '1') frame += `id: up-${k}${nl}`;
     const size = Number(url.searchParams.get('size') || 0);
     const padding = size > 0 ? ` ${'x'.repeat(size)}` : '';
     const stamp = url.searchParams.get('stamp') === '1' ? ` t=${Date.now()}` : '';
     const overlong = Number(url.searchParams.get('overlong') || 0) === k ? ` ${'y'.repeat(2 << 20)}` : '';
-    frame += `data: token ${k} of ${id}${stamp}${padding}${overlong}${nl}${nl}`;
+    const whom = url.searchParams.get('whom') === '1' ? ` for ${req.headers.authorization || 'nobody'}` : '';
+    return `${frame}data: token ${k} of ${id}${whom}${stamp}${padding}${overlong}${nl}${nl}`;
+  };
+  // Writes up to `count` events; returns false once the stream is over.
+  const write = (count) => {
+    if (k >= total) {
+      stop();
+      if (url.searchParams.get('hold') !== '1') { done = true; res.end(); }
+      return false;
     }
+    let frame = '';
+    for (let b = 0; b < count && k < total; b++) frame += nextEvent();
     res.write(frame);
     if (Number(url.searchParams.get('drop') || 0) === k) {
-      clearInterval(timer);
+      stop();
       done = true;
       res.socket.end();
+      return false;
     }
-  }, interval);
+    if (k >= total && gate) return write(0);
+    return true;
+  };
+  const gate = url.searchParams.get('gate') === '1' ? (gates.get(id) || new Set()) : null;
+  const release = (count) => write(count);
+  if (gate) {
+    gates.set(id, gate);
+    gate.add(release);
+    res.flushHeaders();
+  } else {
+    const batch = Number(url.searchParams.get('batch') || 1);
+    timer = setInterval(() => write(batch), interval);
+  }
   req.on('close', () => {
-    clearInterval(timer);
+    stop();
     if (!done) stats.aborted++;
   });
 }
@@ -169,6 +202,13 @@ const server = http.createServer((req, res) => {
   const parts = url.pathname.split('/').filter(Boolean);
   if (parts[0] === 'api' && parts[1] === 'conversation' && parts.length === 4 && parts[3] === 'stream') {
     streamCompletion(req, res, decodeURIComponent(parts[2]), url);
+  } else if (parts[0] === 'api' && parts[1] === 'conversation' && parts.length === 4 && parts[3] === 'release') {
+    const streams = [...(gates.get(decodeURIComponent(parts[2])) || [])];
+    const count = Number(url.searchParams.get('events') || Infinity);
+    for (const release of streams) release(count);
+    const body = JSON.stringify({ streams: streams.length });
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
   } else if (parts[0] === 'api' && parts[1] === 'conversation' && parts.length === 4 && parts[3] === 'stats') {
     const body = JSON.stringify(conversation(decodeURIComponent(parts[2])));
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
