@@ -40,8 +40,8 @@ struct ConfigurationLoaderTests {
         #expect(try Self.load(json) == RelayConfiguration())
     }
 
-    @Test("The embedded defaults are the values of SPEC §6")
-    func embeddedDefaultsMatchSpec() throws {
+    @Test("The embedded defaults, key by key")
+    func embeddedDefaults() throws {
         let configuration = try Self.load("{}")
         #expect(configuration.listen == HostAndPort(host: "127.0.0.1", port: 8080))
         #expect(configuration.upstream.url == UpstreamURL(host: "127.0.0.1", port: 3000))
@@ -80,8 +80,8 @@ struct ConfigurationLoaderTests {
         #expect(configuration.log.headers == false)
     }
 
-    @Test("The SPEC §6 document, which spells out every default, loads to the embedded defaults")
-    func specDocumentIsDefaults() throws {
+    @Test("A document that spells out every default loads to the embedded defaults")
+    func spelledOutDefaults() throws {
         let json = """
             {
               "listen": "127.0.0.1:8080",

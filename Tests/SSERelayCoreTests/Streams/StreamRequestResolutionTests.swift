@@ -86,7 +86,9 @@ struct StreamRequestResolutionTests {
                 == .start(forwardedLastEventID: "up-1", replayMiss: false))
     }
 
-    @Test("An upstream id shaped like a relay id resumes where it is buffered (SPEC §4: whichever kind it is)")
+    @Test(
+        "An upstream id shaped like a relay id resumes where it is buffered: any id is looked up among the upstream ids too"
+    )
     func upstreamIDShapedLikeARelayID() {
         // An upstream that itself gives relay-shaped ids (another sse-relay in front of the
         // backend, with `ids: "auto"` here) has them buffered as upstream ids.

@@ -7,7 +7,7 @@ import Testing
 
 @testable import SSERelay
 
-/// The operators' window (issue 4, SPEC §6): `/metrics`, `/streams`, `/healthz`, `/readyz` and
+/// The operators' window, the admin listener: `/metrics`, `/streams`, `/healthz`, `/readyz` and
 /// the admin token, against a relay in front of the Node fixture.
 @Suite("Admin listener", .timeLimit(.minutes(2)))
 struct AdminListenerTests {

@@ -4,7 +4,8 @@ import NIOHTTP1
 import SSERelayCore
 import Testing
 
-/// The bug sse-relay exists for, in a real browser (issue 8): headless Chromium runs a chat
+/// The bug sse-relay exists for (a reconnecting `EventSource` restarts the completion), in a
+/// real browser: headless Chromium runs a chat
 /// page whose `EventSource` appends every token to a transcript, through a network that cuts
 /// the connection every 3 events (`Fixtures/browser/cutting-proxy.js`).
 ///

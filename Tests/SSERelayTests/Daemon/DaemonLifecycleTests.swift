@@ -12,7 +12,7 @@ import Testing
     import Glibc
 #endif
 
-/// The relay as a daemon (issue 5, SPEC §6): reload on SIGHUP and the drain on SIGTERM, on the
+/// The relay as a daemon, as systemd runs it: reload on SIGHUP and the drain on SIGTERM, on the
 /// real binary with real signals.
 @Suite("Daemon lifecycle", .timeLimit(.minutes(1)))
 struct DaemonLifecycleTests {

@@ -5,7 +5,9 @@ import Testing
 
 @testable import SSERelay
 
-/// The relay in front of the Node fixture, compared with the fixture reached directly (SPEC §5).
+/// The relay in front of the Node fixture, compared with the fixture reached directly:
+/// a request that is not a stream passes through unchanged but for hop-by-hop and forwarding
+/// headers.
 @Suite("Pass-through proxy", .timeLimit(.minutes(2)))
 struct PassThroughTests {
     struct Echo: Decodable {

@@ -6,7 +6,8 @@ import Testing
 
 @testable import SSERelay
 
-/// The stream engine against the Node fixture's fake LLM completions (SPEC §3, §4).
+/// The stream engine against the Node fixture's fake LLM completions: one upstream request per
+/// stream key shared by its clients, relay ids, resuming with `Last-Event-ID`, and the end.
 @Suite("Stream engine", .timeLimit(.minutes(2)))
 struct StreamEngineTests {
     struct ConversationStats: Decodable {

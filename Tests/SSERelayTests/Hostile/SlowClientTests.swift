@@ -6,7 +6,7 @@ import Testing
 
 @testable import SSERelay
 
-/// Hostile and broken clients (issue 6): slowloris, pipelining floods, clients that vanish with
+/// Hostile and broken clients: slowloris, pipelining floods, clients that vanish with
 /// a reset, a client that never reads. The relay answers or drops them and serves on, with
 /// nothing leaked.
 @Suite("Hostile: clients", .timeLimit(.minutes(2)))

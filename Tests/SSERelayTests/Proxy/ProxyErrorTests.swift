@@ -7,7 +7,8 @@ import Testing
 
 @testable import SSERelay
 
-/// What clients get when something fails, and that the relay serves on afterwards (SPEC §5).
+/// What clients get when something fails, and that the relay serves on afterwards: 502, 504, 408,
+/// 431 and 503.
 @Suite("Proxy errors", .timeLimit(.minutes(2)))
 struct ProxyErrorTests {
     @Test("an upstream that refuses connections gets 502")
