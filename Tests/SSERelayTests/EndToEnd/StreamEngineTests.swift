@@ -18,14 +18,14 @@ struct StreamEngineTests {
         var authorizations: [String?]
     }
 
-    private func stats(_ relay: RelayUnderTest, _ conversation: String) async throws -> ConversationStats {
+    func stats(_ relay: RelayUnderTest, _ conversation: String) async throws -> ConversationStats {
         let response = try await fetch(relay.backendAddress, .GET, "/api/conversation/\(conversation)/stats")
         return try JSONDecoder().decode(ConversationStats.self, from: Data(response.body.readableBytesView))
     }
 
-    private func newConversation() -> String { "c-\(UUID().uuidString.prefix(8))" }
+    func newConversation() -> String { "c-\(UUID().uuidString.prefix(8))" }
 
-    private func expectedData(_ conversation: String, _ range: ClosedRange<Int>) -> [String] {
+    func expectedData(_ conversation: String, _ range: ClosedRange<Int>) -> [String] {
         range.map { "token \($0) of \(conversation)" }
     }
 
@@ -156,99 +156,6 @@ struct StreamEngineTests {
             #expect(response.status == .noContent)
             #expect(response.body.readableBytes == 0)
             #expect(try await self.stats(relay, conversation).starts == 1)
-        }
-    }
-
-    /// Has the backend write the next `events` events (all that are left by default) of each
-    /// `gate=1` stream of `conversation`; returns how many streams it released.
-    private func release(_ relay: RelayUnderTest, _ conversation: String, events: Int? = nil) async throws -> Int {
-        struct Released: Decodable { var streams: Int }
-        let query = events.map { "?events=\($0)" } ?? ""
-        let response = try await fetch(relay.backendAddress, .POST, "/api/conversation/\(conversation)/release\(query)")
-        return try JSONDecoder().decode(Released.self, from: Data(response.body.readableBytesView)).streams
-    }
-
-    /// What a client saw of its stream: the mode, the generation and the data of every event.
-    private struct Transcript: Equatable {
-        var mode: String?
-        var generation: String
-        var data: [String]
-    }
-
-    /// Reads the priming block, then `events` events (all, to the end, when `nil`).
-    private func transcript(_ stream: SSETestStream, events: Int? = nil) async throws -> Transcript {
-        let priming = try #require(try await stream.nextBlock()?.lastID.flatMap(RelayEventID.init(parsing:)))
-        var data: [String] = []
-        while events.map({ data.count < $0 }) ?? true, let event = try await stream.nextEvent() {
-            data.append(event.data ?? "")
-        }
-        return Transcript(
-            mode: stream.head.headers.first(name: "X-SSE-Relay"), generation: priming.generation, data: data)
-    }
-
-    @Test("different credentials never share a stream; the same credentials do")
-    func varyHeaders() async throws {
-        try await withRelay { relay in
-            let conversation = self.newConversation()
-            // `gate=1`: the upstream answers at once but writes no event until released, so all
-            // three streams are open together, and who shares with whom is not a matter of timing.
-            let path = "/api/conversation/\(conversation)/stream?events=3&gate=1&whom=1"
-            let alice = [("Authorization", "Bearer alice")]
-            let bob = [("Authorization", "Bearer bob")]
-            let (first, second, third) = try await withStreams(relay.address, path, [alice, bob, alice]) { streams in
-                // withStreams opens them in order, each after the previous one's head arrived.
-                #expect(streams.map { $0.head.headers.first(name: "X-SSE-Relay") } == ["started", "started", "joined"])
-                #expect(try await self.release(relay, conversation) == 2)
-                return (
-                    try await self.transcript(streams[0]), try await self.transcript(streams[1]),
-                    try await self.transcript(streams[2])
-                )
-            }
-            #expect(first.data == (1...3).map { "token \($0) of \(conversation) for Bearer alice" })
-            #expect(second.data == (1...3).map { "token \($0) of \(conversation) for Bearer bob" })
-            #expect(third == Transcript(mode: "joined", generation: first.generation, data: first.data))
-            #expect(second.generation != first.generation)
-            let stats = try await self.stats(relay, conversation)
-            #expect(stats.starts == 2)
-            #expect(stats.authorizations == ["Bearer alice", "Bearer bob"])
-        }
-    }
-
-    @Test(
-        "bob resuming with alice's relay id joins his own stream from its start: a replay miss, none of alice's events")
-    func foreignRelayIDJoinsOwnStream() async throws {
-        try await withRelay { relay in
-            let conversation = self.newConversation()
-            let path = "/api/conversation/\(conversation)/stream?events=4&gate=1&whom=1"
-            let alice = [("Authorization", "Bearer alice")]
-            let bob = [("Authorization", "Bearer bob")]
-            let metrics = RelayMetricsProbe(relay: relay)
-            try await withStreams(relay.address, path, [alice, bob]) { streams in
-                #expect(try await self.release(relay, conversation, events: 2) == 2)
-                let aliceSoFar = try await self.transcript(streams[0], events: 2)
-                let bobSoFar = try await self.transcript(streams[1], events: 2)
-                #expect(aliceSoFar.data == (1...2).map { "token \($0) of \(conversation) for Bearer alice" })
-                // alice's last event id names her generation, which bob's key does not hold: the
-                // id is a replay miss for him. His key has an open generation, so he joins it
-                // where a client without an id would (joinFrom: start), and no second upstream
-                // request starts for his key.
-                let aliceID = "\(aliceSoFar.generation)-2"
-                let resumed = try await SSETestStream.open(
-                    relay.address, path, headers: bob + [("Last-Event-ID", aliceID)]
-                ) { stream in
-                    #expect(try await self.release(relay, conversation) == 2)
-                    return try await self.transcript(stream)
-                }
-                #expect(resumed.mode == "joined")
-                #expect(resumed.generation == bobSoFar.generation)
-                #expect(resumed.data == (1...4).map { "token \($0) of \(conversation) for Bearer bob" })
-                #expect(try metrics.value("sse_relay_stream_requests_total", ["outcome": "replay_miss"]) == 1)
-                #expect(try metrics.value("sse_relay_stream_requests_total", ["outcome": "resumed"]) ?? 0 == 0)
-            }
-            let stats = try await self.stats(relay, conversation)
-            #expect(stats.starts == 2)
-            // A relay id is never forwarded: the backend could not know it.
-            #expect(stats.lastEventIds == [nil, nil])
         }
     }
 
@@ -492,120 +399,6 @@ extension StreamEngineTests {
             }
             #expect(stats.aborted == 1)
             #expect(try await fetch(relay.address, .GET, "/hello").text == "hello world")
-        }
-    }
-}
-
-extension StreamEngineTests {
-    static let trickyStreams: [String] = [
-        "\u{FEFF}data: after a BOM\n\n",
-        "data: crlf\r\ndata: second\r\n\r\n",
-        "data: cr only\rdata: more\r\r",
-        "data:no space\n\ndata:  two spaces\n\n",
-        "event: custom\ndata: typed\n\n",
-        ": comment\ndata: after comment\n: between\ndata: and more\n\n",
-        "data\n\ndata:\n\n",
-        "unknown: field\ndata: kept\n\n",
-        "id: up-1\ndata: with id\n\nid\ndata: empty id\n\n",
-        "retry: 100\ndata: retry dropped\n\n",
-        "data: unterminated at the end",
-        "data: ünïcödé ✓\n\n",
-    ]
-
-    @Test("tricky frames through the relay parse to the same events as directly (ids aside)", arguments: trickyStreams)
-    func trickyFrames(stream: String) async throws {
-        try await withRelay { relay in
-            let raw = Data(stream.utf8).base64EncodedString()
-                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-                .replacingOccurrences(of: "=", with: "")
-            let conversation = self.newConversation()
-            let path = "/api/conversation/\(conversation)/stream?raw=\(raw)&chunk=3"
-            func events(_ address: SocketAddress) async throws -> [[String]] {
-                try await SSETestStream.open(address, path) { stream in
-                    try await stream.readToEnd().filter { $0.data != nil }.map { event in
-                        // What a browser dispatches: type and data (ids are the relay's to change).
-                        [event.type ?? "message", event.data ?? ""]
-                    }
-                }
-            }
-            let direct = try await events(relay.backendAddress)
-            let relayed = try await events(relay.address)
-            #expect(relayed == direct)
-        }
-    }
-}
-
-extension StreamEngineTests {
-    @Test("ids: relay replaces the upstream's ids, and those relay ids resume")
-    func relayIDsMode() async throws {
-        try await withRelay({ $0.streams[0].ids = .relay }) { relay in
-            let conversation = self.newConversation()
-            let path = "/api/conversation/\(conversation)/stream?events=4&interval=20&ids=1"
-            let ids = try await SSETestStream.open(relay.address, path) { stream in
-                [try await stream.nextEvent()?.lastID, try await stream.nextEvent()?.lastID]
-            }
-            let second = try #require(ids[1].flatMap(RelayEventID.init(parsing:)))
-            #expect(second.sequence == 2)
-            let rest = try await SSETestStream.open(
-                relay.address, path, headers: [("Last-Event-ID", second.description)]
-            ) {
-                try await $0.readToEnd().filter { $0.data != nil }.map(\.data)
-            }
-            #expect(rest == self.expectedData(conversation, 3...4))
-        }
-    }
-
-    @Test("joinFrom: live starts a joining client at the live end, with no gap after it")
-    func joinLive() async throws {
-        try await withRelay({ $0.streams[0].joinFrom = .live }) { relay in
-            let conversation = self.newConversation()
-            // Long enough that the second client always finds events still to come.
-            let path = "/api/conversation/\(conversation)/stream?events=1000&interval=20&hold=1"
-            try await SSETestStream.open(relay.address, path) { first in
-                for _ in 0..<3 { _ = try await first.nextEvent() }
-                let numbers = try await SSETestStream.open(relay.address, path) { second in
-                    var numbers: [Int] = []
-                    for _ in 0..<3 {
-                        let data = try await second.nextEvent()?.data ?? ""
-                        numbers.append(Int(data.split(separator: " ")[1]) ?? 0)
-                    }
-                    return numbers
-                }
-                #expect(numbers[0] > 3)
-                #expect(numbers == [numbers[0], numbers[0] + 1, numbers[0] + 2])
-            }
-        }
-    }
-
-    @Test("keyIncludesQuery: false lets requests with different queries share one upstream")
-    func keyWithoutQuery() async throws {
-        try await withRelay({ $0.streams[0].keyIncludesQuery = false }) { relay in
-            let conversation = self.newConversation()
-            let base = "/api/conversation/\(conversation)/stream?events=5&interval=20&hold=1"
-            try await SSETestStream.open(relay.address, base + "&tab=1") { first in
-                _ = try await first.nextEvent()
-                let joined = try await SSETestStream.open(relay.address, base + "&tab=2") { second in
-                    second.head.headers.first(name: "X-SSE-Relay")
-                }
-                #expect(joined == "joined")
-            }
-            #expect(try await self.stats(relay, conversation).starts == 1)
-        }
-    }
-
-    @Test("an HTTP/1.0 client gets the stream unchunked, ended by the close")
-    func http10Stream() async throws {
-        try await withRelay { relay in
-            let conversation = self.newConversation()
-            try await RawTestConnection.withConnection(to: relay.address) { connection in
-                try await connection.write("GET /api/conversation/\(conversation)/stream?events=3 HTTP/1.0\r\n\r\n")
-                let all = try await connection.readToEnd()
-                #expect(all.hasPrefix("HTTP/1.0 200 OK\r\n"))
-                #expect(!all.lowercased().contains("transfer-encoding"))
-                for number in 1...3 {
-                    #expect(all.contains("data: token \(number) of \(conversation)\n"))
-                }
-            }
         }
     }
 }
