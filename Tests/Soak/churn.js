@@ -1,4 +1,4 @@
-// Connect-and-drop churn load for Tests/Soak/churn.sh (issue 6). Node built-ins only.
+// Connect-and-drop churn load for Tests/Soak/churn.sh. Node built-ins only.
 // Loopback only: every connection goes to 127.0.0.1.
 //
 //   node Tests/Soak/churn.js --port P [options]

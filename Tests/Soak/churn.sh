@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Connect-and-drop soak test (issue 6): up to 5,000 clients that connect and drop in a loop
+# Connect-and-drop soak test: up to 5,000 clients that connect and drop in a loop
 # for 30 s, then no growth in the relay's descriptors, its RSS back to its plateau, every
 # counter consistent, and the relay still serving.
 #

@@ -6,7 +6,10 @@
 //   ANY  /echo                  200 JSON {method, url, httpVersion, headers, bodyBytes, bodySha256}
 //   ANY  /status/:code          that status; a short body unless the status forbids one
 //   GET  /bytes/:n              n pattern bytes, chunked (?length=1: with Content-Length;
-//                               ?id=X: progress recorded for /progress/X)
+//                               ?id=X: progress recorded for /progress/X). Each 8-byte word
+//                               is its own byte offset modulo 16 MiB, as a little-endian
+//                               64-bit number: no two words of the first 16 MiB are equal,
+//                               so a block delivered twice, lost or out of place shows.
 //   GET  /progress/:id          JSON {written, waiting, aborted} of a /bytes response
 //   POST /upload                200 JSON {bytes, sha256} of the request body
 //   GET  /hang                  headers never sent
@@ -25,11 +28,20 @@
 //                               written `chunk` bytes at a time), cookie=1 (the response
 //                               sets `Set-Cookie: session=backend-secret`), drop=K (the
 //                               socket is destroyed right after event K: a failed answer),
-//                               overlong=K (event K carries a 2 MiB line).
+//                               overlong=K (event K carries a 2 MiB line),
+//                               whom=1 (each event says ` for <Authorization header>`),
+//                               gate=1 (no timer: events are written only when released,
+//                               see /release; the head is sent at once).
 //                               The Last-Event-ID it received is echoed in `x-last-event-id`.
+//   POST /api/conversation/:id/release?events=N
+//                               writes the next N events (default: all that are left) of each
+//                               open gate=1 stream of the conversation at once, and ends a
+//                               stream after its last event (unless hold=1); answers JSON
+//                               {streams}: how many streams it released events of
 //   GET  /api/conversation/:id/stats
-//                               JSON {starts, aborted, lastEventIds, urls} of that conversation
-//                               (urls: each started stream's request target, as received)
+//                               JSON {starts, aborted, lastEventIds, urls, authorizations} of
+//                               that conversation (urls: each started stream's request target,
+//                               as received; authorizations: its Authorization header or null)
 //   GET  /completions           JSON {started, running}: completions started in all, and
 //                               those whose stream is still open (neither ended nor aborted)
 //   Upgrade: echo               101, then every byte is echoed back
@@ -41,10 +53,17 @@ let connections = 0;
 let requests = 0;
 const hanging = new Set();
 
-function pattern(n) {
-  const block = Buffer.alloc(65536);
-  for (let i = 0; i < block.length; i++) block[i] = i % 251;
-  return { block, n };
+// The /bytes payload, made once and sent as views into it (no copy per response, so the
+// benchmarks' 1 GiB downloads stay at memory speed): word k holds 8k, little-endian.
+const PATTERN_PERIOD = 16 << 20;
+let patternBytes = null;
+function pattern() {
+  if (patternBytes === null) {
+    patternBytes = Buffer.alloc(PATTERN_PERIOD);
+    const words = new DataView(patternBytes.buffer, patternBytes.byteOffset, patternBytes.length);
+    for (let offset = 0; offset < PATTERN_PERIOD; offset += 8) words.setBigUint64(offset, BigInt(offset), true);
+  }
+  return patternBytes;
 }
 
 // Progress of /bytes responses that carry ?id=…, for backpressure tests:
@@ -52,19 +71,23 @@ function pattern(n) {
 const progress = new Map();
 
 function sendBytes(req, res, n, withLength, id) {
-  const { block } = pattern(n);
+  const bytes = pattern();
   const state = { written: 0, waiting: false };
   if (id) progress.set(id, state);
   const headers = { 'Content-Type': 'application/octet-stream' };
   if (withLength) headers['Content-Length'] = String(n);
   res.writeHead(200, headers);
   let remaining = n;
+  let offset = 0;
   const pump = () => {
     while (remaining > 0) {
-      const size = Math.min(remaining, block.length);
+      // 64 KiB writes, each a view into the pattern (whose period is a multiple of 64 KiB).
+      const size = Math.min(remaining, 65536);
+      const start = offset % PATTERN_PERIOD;
       remaining -= size;
+      offset += size;
       state.written += size;
-      if (!res.write(size === block.length ? block : block.subarray(0, size))) {
+      if (!res.write(bytes.subarray(start, start + size))) {
         state.waiting = true;
         res.once('drain', () => { state.waiting = false; pump(); });
         return;
@@ -86,9 +109,13 @@ function readBody(req, done) {
 const conversations = new Map();
 const completions = { started: 0, running: 0 };
 function conversation(id) {
-  if (!conversations.has(id)) conversations.set(id, { starts: 0, aborted: 0, lastEventIds: [], urls: [] });
+  if (!conversations.has(id)) {
+    conversations.set(id, { starts: 0, aborted: 0, lastEventIds: [], urls: [], authorizations: [] });
+  }
   return conversations.get(id);
 }
+// The open gate=1 streams of each conversation: conversation id -> Set of release(count).
+const gates = new Map();
 
 function streamCompletion(req, res, id, url) {
   const stats = conversation(id);
@@ -106,6 +133,7 @@ function streamCompletion(req, res, id, url) {
   res.on('close', stopped);
   stats.lastEventIds.push(req.headers['last-event-id'] || null);
   stats.urls.push(req.url);
+  stats.authorizations.push(req.headers.authorization || null);
   if (url.searchParams.get('raw')) {
     // The body exactly as given (base64url), in chunks of `chunk` bytes: tricky frames.
     const body = Buffer.from(url.searchParams.get('raw'), 'base64url');
@@ -132,33 +160,52 @@ function streamCompletion(req, res, id, url) {
   if (url.searchParams.get('retry')) res.write(`retry: ${url.searchParams.get('retry')}${nl}${nl}`);
   let k = 0;
   let done = false;
-  const timer = setInterval(() => {
-    if (k >= total) {
-      clearInterval(timer);
-      if (url.searchParams.get('hold') !== '1') { done = true; res.end(); }
-      return;
-    }
-    let frame = '';
-    const batch = Number(url.searchParams.get('batch') || 1);
-    for (let b = 0; b < batch && k < total; b++) {
+  let timer = null;
+  const stop = () => { if (timer !== null) clearInterval(timer); if (gate) gate.delete(release); };
+  // The frame of the next event (k counts the events written).
+  const nextEvent = () => {
     k++;
+    let frame = '';
     if (url.searchParams.get('comment') === '1') frame += `: keep-alive${nl}`;
     if (url.searchParams.get('ids') === '1') frame += `id: up-${k}${nl}`;
     const size = Number(url.searchParams.get('size') || 0);
     const padding = size > 0 ? ` ${'x'.repeat(size)}` : '';
     const stamp = url.searchParams.get('stamp') === '1' ? ` t=${Date.now()}` : '';
     const overlong = Number(url.searchParams.get('overlong') || 0) === k ? ` ${'y'.repeat(2 << 20)}` : '';
-    frame += `data: token ${k} of ${id}${stamp}${padding}${overlong}${nl}${nl}`;
+    const whom = url.searchParams.get('whom') === '1' ? ` for ${req.headers.authorization || 'nobody'}` : '';
+    return `${frame}data: token ${k} of ${id}${whom}${stamp}${padding}${overlong}${nl}${nl}`;
+  };
+  // Writes up to `count` events; returns false once the stream is over.
+  const write = (count) => {
+    if (k >= total) {
+      stop();
+      if (url.searchParams.get('hold') !== '1') { done = true; res.end(); }
+      return false;
     }
+    let frame = '';
+    for (let b = 0; b < count && k < total; b++) frame += nextEvent();
     res.write(frame);
     if (Number(url.searchParams.get('drop') || 0) === k) {
-      clearInterval(timer);
+      stop();
       done = true;
       res.socket.end();
+      return false;
     }
-  }, interval);
+    if (k >= total && gate) return write(0);
+    return true;
+  };
+  const gate = url.searchParams.get('gate') === '1' ? (gates.get(id) || new Set()) : null;
+  const release = (count) => write(count);
+  if (gate) {
+    gates.set(id, gate);
+    gate.add(release);
+    res.flushHeaders();
+  } else {
+    const batch = Number(url.searchParams.get('batch') || 1);
+    timer = setInterval(() => write(batch), interval);
+  }
   req.on('close', () => {
-    clearInterval(timer);
+    stop();
     if (!done) stats.aborted++;
   });
 }
@@ -169,6 +216,13 @@ const server = http.createServer((req, res) => {
   const parts = url.pathname.split('/').filter(Boolean);
   if (parts[0] === 'api' && parts[1] === 'conversation' && parts.length === 4 && parts[3] === 'stream') {
     streamCompletion(req, res, decodeURIComponent(parts[2]), url);
+  } else if (parts[0] === 'api' && parts[1] === 'conversation' && parts.length === 4 && parts[3] === 'release') {
+    const streams = [...(gates.get(decodeURIComponent(parts[2])) || [])];
+    const count = Number(url.searchParams.get('events') || Infinity);
+    for (const release of streams) release(count);
+    const body = JSON.stringify({ streams: streams.length });
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
   } else if (parts[0] === 'api' && parts[1] === 'conversation' && parts.length === 4 && parts[3] === 'stats') {
     const body = JSON.stringify(conversation(decodeURIComponent(parts[2])));
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });

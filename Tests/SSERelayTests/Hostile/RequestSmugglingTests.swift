@@ -16,7 +16,7 @@ struct HostileRequest: Sendable, CustomTestStringConvertible {
     var testDescription: String { self.name }
 }
 
-/// Request smuggling shapes and other hostile request heads (issue 6, RFC 9112 §6.1, §6.3):
+/// Request smuggling shapes and other hostile request heads (RFC 9112 §6.1, §6.3):
 /// each gets a defined answer, and none reaches the upstream in a form the upstream could
 /// read differently from the relay.
 @Suite("Hostile: request smuggling and malformed heads", .timeLimit(.minutes(2)))

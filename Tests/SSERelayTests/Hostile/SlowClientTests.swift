@@ -6,7 +6,7 @@ import Testing
 
 @testable import SSERelay
 
-/// Hostile and broken clients (issue 6): slowloris, pipelining floods, clients that vanish with
+/// Hostile and broken clients: slowloris, pipelining floods, clients that vanish with
 /// a reset, a client that never reads. The relay answers or drops them and serves on, with
 /// nothing leaked.
 @Suite("Hostile: clients", .timeLimit(.minutes(2)))
@@ -151,14 +151,32 @@ struct HostileClientTests {
     func stalledClient() async throws {
         try await withRelay({ $0.limits.clientQueueBytes = 1024 * 1024 }) { relay in
             let metrics = RelayMetricsProbe(relay: relay)
-            // About 6 MB over 3 s: far beyond what the stalled client's socket and channel buffer
-            // hold and its 1 MiB allowance, while a busy reader may lag half a second unharmed.
-            let path = "/api/conversation/\(self.conversation())/stream?events=1500&interval=2&size=4096"
+            // 1,500 events of 4 KiB, about 6 MB: far beyond what the stalled client's socket and
+            // channel buffer hold and its 1 MiB allowance. The upstream writes them only when the
+            // test releases them (`gate=1`), 50 at a time (about 210 KiB), and releases the next
+            // 50 once the reading client has read the last: that client is never more than one
+            // release behind, well inside its allowance, however slowly this process runs. Paced
+            // by time instead, a reader held up for half a second on a busy machine fell 1 MiB
+            // behind and was dropped too.
+            let conversation = self.conversation()
+            let path = "/api/conversation/\(conversation)/stream?events=1500&size=4096&gate=1"
+            let batch = 50
             try await RawTestConnection.withConnection(to: relay.address, receiveBufferSize: 4096) { stalled in
                 try await stalled.write("GET \(path) HTTP/1.1\r\nHost: a\r\nAccept: text/event-stream\r\n\r\n")
+                // The head comes once the upstream answered: its stream is open and waits.
                 _ = try await stalled.read(until: "\r\n\r\n")
                 let received = try await SSETestStream.open(relay.address, path) { reader in
-                    try await reader.readToEnd().filter { $0.data != nil }.count
+                    #expect(reader.head.headers.first(name: "X-SSE-Relay") == "joined")
+                    var received = 0
+                    for _ in 0..<(1500 / batch) {
+                        try await self.release(relay, conversation, events: batch)
+                        for _ in 0..<batch {
+                            guard try await reader.nextEvent() != nil else { return received }
+                            received += 1
+                        }
+                    }
+                    // The last release ended the upstream: the end marker, then the end.
+                    return received + (try await reader.readToEnd().filter { $0.data != nil }.count)
                 }
                 #expect(received == 1500)
                 try await metrics.wait("sse_relay_limit_hits_total", ["limit": "limits.clientQueueBytes"], toBe: 1)
@@ -167,6 +185,17 @@ struct HostileClientTests {
                 #expect(!(try await stalled.readToEnd()).hasSuffix("0\r\n\r\n"))
             }
             try await metrics.waitForNoClients()
+        }
+    }
+
+    /// Has the backend write the next `events` events of the conversation's `gate=1` stream.
+    private func release(_ relay: RelayUnderTest, _ conversation: String, events: Int) async throws {
+        struct Released: Decodable { var streams: Int }
+        let response = try await fetch(
+            relay.backendAddress, .POST, "/api/conversation/\(conversation)/release?events=\(events)")
+        let released = try JSONDecoder().decode(Released.self, from: Data(response.body.readableBytesView))
+        guard released.streams == 1 else {
+            throw FixtureError("the backend held \(released.streams) streams of \(conversation), expected 1")
         }
     }
 

@@ -6,7 +6,7 @@ import Testing
 
 @testable import SSERelay
 
-/// Fault injection on the upstream side (issue 6): each case asserts what every client got and
+/// Fault injection on the upstream side: each case asserts what every client got and
 /// that the relay serves on.
 @Suite("Hostile: upstream faults", .timeLimit(.minutes(2)))
 struct HostileUpstreamFaultTests {

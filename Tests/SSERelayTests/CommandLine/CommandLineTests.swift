@@ -7,7 +7,8 @@ import Testing
 @testable import SSERelay
 @testable import SSERelayDemo
 
-/// The `sse-relay` executable as a user runs it: exit statuses and messages (SPEC §6).
+/// The `sse-relay` executable as a user runs it: exit statuses (78 for a
+/// bad configuration or flag) and messages.
 @Suite("Command line", .timeLimit(.minutes(1)))
 struct CommandLineTests {
     struct Outcome {

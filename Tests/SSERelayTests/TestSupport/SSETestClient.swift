@@ -91,3 +91,29 @@ extension ServerSentEvent {
         self.lines.last { $0.field == "id" }.map { String(decoding: ServerSentEvent.value(of: $0.raw), as: UTF8.self) }
     }
 }
+
+extension SSETestStream {
+    /// Reads events until one carries `data`; fails if the stream ends first.
+    func readEvents(through data: String) async throws {
+        // Bounded by the stream: it ends or sends the event.
+        while let event = try await self.nextEvent() {
+            if event.data == data { return }
+        }
+        throw FixtureError("the stream ended before \(data)")
+    }
+}
+
+/// Opens one stream per entry of `headers` on `path`, all at once, and runs `body` with them.
+func withStreams<Result: Sendable>(
+    _ address: SocketAddress,
+    _ path: String,
+    _ headers: [[(String, String)]],
+    _ body: ([SSETestStream]) async throws -> Result
+) async throws -> Result {
+    guard let first = headers.first else { return try await body([]) }
+    return try await SSETestStream.open(address, path, headers: first) { stream in
+        try await withStreams(address, path, Array(headers.dropFirst())) { others in
+            try await body([stream] + others)
+        }
+    }
+}

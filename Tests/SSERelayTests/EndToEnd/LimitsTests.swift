@@ -6,7 +6,7 @@ import Testing
 
 @testable import SSERelay
 
-/// The configured limits (issue 6): each refuses with a defined answer, is counted in
+/// The configured limits (`limits.*`): each refuses with a defined answer, is counted in
 /// `sse_relay_limit_hits_total`, and leaves the relay serving.
 @Suite("Limits", .timeLimit(.minutes(1)))
 struct LimitsTests {

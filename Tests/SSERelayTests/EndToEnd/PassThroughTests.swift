@@ -5,7 +5,9 @@ import Testing
 
 @testable import SSERelay
 
-/// The relay in front of the Node fixture, compared with the fixture reached directly (SPEC §5).
+/// The relay in front of the Node fixture, compared with the fixture reached directly:
+/// a request that is not a stream passes through unchanged but for hop-by-hop and forwarding
+/// headers.
 @Suite("Pass-through proxy", .timeLimit(.minutes(2)))
 struct PassThroughTests {
     struct Echo: Decodable {
@@ -101,15 +103,37 @@ struct PassThroughTests {
             let size = 10 * 1024 * 1024
             let viaRelay = try await fetch(relay.address, .GET, "/bytes/\(size)\(query)")
             let direct = try await fetch(relay.backendAddress, .GET, "/bytes/\(size)\(query)")
+            // Every 8-byte word differs, so a chunk lost, repeated or moved shows as a difference.
+            let expected = Self.bytesPayload(count: size)
+            #expect(direct.body == expected, "the fixture's /bytes payload is not the offset pattern")
             #expect(viaRelay.status == .ok)
             #expect(viaRelay.body.readableBytes == size)
-            #expect(viaRelay.body == direct.body)
+            #expect(
+                viaRelay.body == expected,
+                "through the relay, the bytes first differ at offset \(Self.firstDifference(viaRelay.body, expected))")
             if query.isEmpty {
                 #expect(viaRelay.header("Transfer-Encoding") == "chunked")
             } else {
                 #expect(viaRelay.header("Content-Length") == String(size))
             }
         }
+    }
+
+    /// The fixture's `/bytes/:n` payload: each 8-byte word is its own byte offset (modulo
+    /// 16 MiB), little-endian, so no two words of a 10 MiB download are equal.
+    static func bytesPayload(count: Int) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(count + 8)
+        for offset in stride(from: 0, to: count, by: 8) {
+            buffer.writeInteger(UInt64(offset % (16 << 20)), endianness: .little)
+        }
+        buffer.moveWriterIndex(to: count)
+        return buffer
+    }
+
+    /// The first offset at which `received` and `expected` differ, or their common length.
+    static func firstDifference(_ received: ByteBuffer, _ expected: ByteBuffer) -> Int {
+        zip(received.readableBytesView, expected.readableBytesView).prefix { $0 == $1 }.count
     }
 
     @Test("10 MiB uploads arrive intact, with Content-Length and chunked", arguments: [false, true])

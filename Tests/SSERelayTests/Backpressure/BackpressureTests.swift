@@ -5,7 +5,8 @@ import Testing
 
 @testable import SSERelay
 
-/// A slow client slows only its own upstream read, and memory stays bounded (issue 2).
+/// A slow client slows only its own upstream read, and memory stays bounded: a pass-through client
+/// that stops reading stops the relay reading its upstream response, and no one else.
 @Suite("Backpressure", .timeLimit(.minutes(2)))
 struct BackpressureTests {
     struct Progress: Decodable {

@@ -4,7 +4,7 @@ import Testing
 
 @testable import SSERelay
 
-/// `sd_notify` without libsystemd (issue 5): what the relay tells systemd, and when.
+/// `sd_notify` without libsystemd: what the relay tells systemd, and when.
 @Suite("systemd notification", .timeLimit(.minutes(1)))
 struct SystemdNotifyTests {
     @Test("the notifier reads its environment")

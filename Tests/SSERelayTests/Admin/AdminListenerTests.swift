@@ -7,7 +7,7 @@ import Testing
 
 @testable import SSERelay
 
-/// The operators' window (issue 4, SPEC §6): `/metrics`, `/streams`, `/healthz`, `/readyz` and
+/// The operators' window, the admin listener: `/metrics`, `/streams`, `/healthz`, `/readyz` and
 /// the admin token, against a relay in front of the Node fixture.
 @Suite("Admin listener", .timeLimit(.minutes(2)))
 struct AdminListenerTests {
@@ -249,14 +249,6 @@ struct AdminListenerTests {
         #expect(AdminEndpoint(target: "metrics") == nil)
     }
 
-    @Test("process figures come from /proc and are plausible")
-    func processFigures() throws {
-        let figures = ProcessFigures.read()
-        #expect(try #require(figures.residentMemoryBytes) > 1_000_000)
-        #expect(try #require(figures.openFileDescriptors) >= 3)
-        #expect(try #require(figures.cpuSeconds) > 0)
-    }
-
     @Test(
         "the exposition parser rejects what Prometheus would",
         arguments: [
@@ -271,31 +263,5 @@ struct AdminListenerTests {
         ])
     func strictParser(text: String) {
         #expect(throws: PrometheusExposition.Invalid.self) { try PrometheusExposition(parsing: text) }
-    }
-}
-
-extension SSETestStream {
-    /// Reads events until one carries `data`; fails if the stream ends first.
-    func readEvents(through data: String) async throws {
-        // Bounded by the stream: it ends or sends the event.
-        while let event = try await self.nextEvent() {
-            if event.data == data { return }
-        }
-        throw FixtureError("the stream ended before \(data)")
-    }
-}
-
-/// Opens one stream per entry of `headers` on `path`, all at once, and runs `body` with them.
-func withStreams<Result: Sendable>(
-    _ address: SocketAddress,
-    _ path: String,
-    _ headers: [[(String, String)]],
-    _ body: ([SSETestStream]) async throws -> Result
-) async throws -> Result {
-    guard let first = headers.first else { return try await body([]) }
-    return try await SSETestStream.open(address, path, headers: first) { stream in
-        try await withStreams(address, path, Array(headers.dropFirst())) { others in
-            try await body([stream] + others)
-        }
     }
 }

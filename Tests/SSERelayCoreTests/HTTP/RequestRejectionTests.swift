@@ -39,15 +39,4 @@ struct RequestRejectionTests {
         #expect(!withID.headers.contains(name: "transfer-encoding"))
         #expect(withID.headers["last-event-id"] == ["up-3"])
     }
-
-    @Test("key paths quote keys that would not read as a path")
-    func keyPaths() {
-        #expect(ConfigurationKeyPath.root.appending("").description == #"[""]"#)
-        #expect(ConfigurationKeyPath.root.appending("upstream").appending("").description == #"upstream[""]"#)
-        #expect(ConfigurationKeyPath.root.appending("a.b").description == #"["a.b"]"#)
-        #expect(ConfigurationKeyPath.root.appending(#"q"\"#).description == #"["q\"\\"]"#)
-        #expect(
-            ConfigurationKeyPath.root.appending("streams").appending(index: 0).appending("retryMs").description
-                == "streams[0].retryMs")
-    }
 }

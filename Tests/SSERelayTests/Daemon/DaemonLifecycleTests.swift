@@ -12,7 +12,7 @@ import Testing
     import Glibc
 #endif
 
-/// The relay as a daemon (issue 5, SPEC §6): reload on SIGHUP and the drain on SIGTERM, on the
+/// The relay as a daemon, as systemd runs it: reload on SIGHUP and the drain on SIGTERM, on the
 /// real binary with real signals.
 @Suite("Daemon lifecycle", .timeLimit(.minutes(1)))
 struct DaemonLifecycleTests {
@@ -180,24 +180,4 @@ func freePort() async throws -> Int {
     try await channel.close()
     guard let port else { throw FixtureError("no port") }
     return port
-}
-
-/// A file in the temporary directory, removed when the value goes away.
-final class TemporaryFile {
-    let path: String
-
-    init(_ contents: String) throws {
-        self.path =
-            FileManager.default.temporaryDirectory.appendingPathComponent("sse-relay-\(UUID().uuidString).json")
-            .path
-        try self.write(contents)
-    }
-
-    func write(_ contents: String) throws {
-        try contents.write(toFile: self.path, atomically: true, encoding: .utf8)
-    }
-
-    deinit {
-        try? FileManager.default.removeItem(atPath: self.path)
-    }
 }
