@@ -9,7 +9,7 @@ import SSERelayCore
     import Darwin
 #endif
 
-/// The flags that choose and override the configuration (SPEC §6).
+/// The flags that choose and override the configuration (README, "Usage").
 struct ConfigurationOptions: ParsableArguments {
     @Option(help: "JSON configuration file. Without it the embedded defaults apply.")
     var config: String?

@@ -1,7 +1,7 @@
 /// The origin of the backend: `http://HOST:PORT`.
 ///
 /// Only plain `http` is accepted: the relay talks to a backend beside it, and TLS is out of
-/// scope (SPEC §7). A path is rejected rather than silently ignored or prefixed, because
+/// scope for now. A path is rejected rather than silently ignored or prefixed, because
 /// request targets are forwarded exactly as the client sent them.
 public struct UpstreamURL: Sendable, Hashable, CustomStringConvertible {
     public var host: String

@@ -1,7 +1,7 @@
 public import NIOCore
 
 /// Writes what a stream response sends: the first block, events with their ids, heartbeats
-/// and comments, every line ending in LF (SPEC §4).
+/// and comments, every line ending in LF (docs/protocol.md, "What a stream response carries").
 public struct EventStreamWriter: Sendable {
     /// Whether the upstream's `retry` lines are dropped: they are when the route sets its own
     /// `retryMs`, so a client never sees two reconnection times.
