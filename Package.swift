@@ -88,7 +88,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Micro-benchmarks of the core (issue 7): `swift run -c release sse-relay-microbench`.
+        // Micro-benchmarks of the core (docs/benchmarks.md): `swift run -c release sse-relay-microbench`.
         .executableTarget(
             name: "sse-relay-microbench",
             dependencies: [

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# sse-relay next to nginx, in ONE run, on the same backend: the side-by-side suite of issue 7.
+# sse-relay next to nginx, in ONE run, on the same backend (figures in docs/benchmarks.md).
 #
 #   bench/compare.sh                 # about 5 minutes (plus the release build the first time)
 #

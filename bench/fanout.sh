@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stream engine figures of issue 3: one upstream stream fanned out to many clients.
+# Stream engine figures (docs/benchmarks.md): one upstream stream fanned out to many clients.
 #
 #   bench/fanout.sh [CLIENTS]        # default 1000; builds the release binary first
 #

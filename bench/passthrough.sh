@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Pass-through figures of issue 2: relay RSS while 1 GiB streams through it each way, and
+# Pass-through figures (docs/benchmarks.md): relay RSS while 1 GiB streams through it each way, and
 # wrk throughput and latency through the relay versus straight to the same upstream.
 #
 #   bench/passthrough.sh            # builds the release binary first

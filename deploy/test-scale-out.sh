@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scale-out integration test (issue 9, docs/scale-out.md): a real HAProxy, configured from
+# Scale-out integration test (docs/scale-out.md): a real HAProxy, configured from
 # deploy/haproxy.cfg, in front of three relays and the Node fixture backend, all on 127.0.0.1.
 #
 #   1. 30 SSE clients on 10 conversations through HAProxy, concurrently, each request with a
@@ -132,7 +132,7 @@ setup="{\"haproxy\":\"127.0.0.1:$haproxy_port\",\"haproxySocket\":\"$work/haprox
 # those (its own stderr, fd 2) out of the output, while node's stderr (fd 3) still shows.
 { if node deploy/test-scale-out-clients.js "$setup" 2>&3; then status=0; fi; } 3>&2 2>/dev/null
 
-# The relay drained in phase 4 must have exited 0 (SPEC §6: SIGTERM drains, then exits 0).
+# The relay drained in phase 4 must have exited 0 (SIGTERM drains, then exits 0).
 if [ -s "$work/drained.pid" ]; then
   drained_pid=$(cat "$work/drained.pid")
   drained_status=0

@@ -1,7 +1,7 @@
 import NIOCore
 import SSERelayCore
 
-// Micro-benchmarks of the relay's core, in a release build (issue 7):
+// Micro-benchmarks of the relay's core, in a release build (figures in docs/benchmarks.md):
 //
 //   swift run -c release --scratch-path .build-bench sse-relay-microbench
 //

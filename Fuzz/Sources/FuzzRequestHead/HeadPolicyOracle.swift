@@ -2,7 +2,7 @@ import FuzzSupport
 import NIOHTTP1
 import SSERelayCore
 
-/// Checks the head the relay sends upstream against the client's (SPEC §5, RFC 9110 §7.6).
+/// Checks the head the relay sends upstream against the client's (RFC 9110 §7.6).
 ///
 /// Invariants:
 /// - `request-line`: method unchanged, the target unchanged (a stream request's normalised),

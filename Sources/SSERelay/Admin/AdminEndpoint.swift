@@ -1,4 +1,4 @@
-/// The admin listener's resources (SPEC §6), parsed from a request target.
+/// The admin listener's resources (README, "Admin listener"), parsed from a request target.
 enum AdminEndpoint: Equatable {
     case metrics
     case streams

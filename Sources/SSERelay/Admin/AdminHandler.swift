@@ -10,7 +10,7 @@ import SSERelayCore
 #endif
 
 /// Answers the admin listener's requests: `/metrics`, `/streams`, `/streams/{generation}`,
-/// `/healthz` and `/readyz` (SPEC §6), behind `admin.token` when one is set.
+/// `/healthz` and `/readyz`, behind `admin.token` when one is set.
 ///
 /// Runs behind NIO's server pipeline with pipelining assistance, so responses go out in
 /// request order even when one waits for the readiness probe or for clients' loops.

@@ -7,7 +7,7 @@ public import Prometheus
     import Darwin
 #endif
 
-/// Every figure the relay exposes on the admin listener's `/metrics` (SPEC §6, README
+/// Every figure the relay exposes on the admin listener's `/metrics` (the table in README,
 /// "Metrics"), kept in one Prometheus registry per relay.
 ///
 /// The instruments are made on swift-prometheus's ``PrometheusCollectorRegistry`` directly,

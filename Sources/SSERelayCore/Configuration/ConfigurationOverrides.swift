@@ -1,4 +1,4 @@
-/// The command-line flags that override the configuration file (SPEC §6).
+/// The command-line flags that override the configuration file (`--listen`, `--upstream`, `--admin`, `--log-level`).
 public struct ConfigurationOverrides: Sendable, Hashable {
     /// `--listen HOST:PORT`.
     public var listen: String?

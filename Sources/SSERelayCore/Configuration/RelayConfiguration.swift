@@ -1,4 +1,4 @@
-/// Everything the relay is told, with the embedded defaults of SPEC §6 for every key.
+/// Everything the relay is told, with the embedded default of every key (README, "Configuration").
 ///
 /// Built by ``ConfigurationLoader`` from a JSON file (or from nothing: `RelayConfiguration()`
 /// is the embedded defaults), then adjusted by command-line flags.

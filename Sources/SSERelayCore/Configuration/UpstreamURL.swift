@@ -1,8 +1,9 @@
 /// The origin of the backend: `http://HOST:PORT`, a ``HostAndPort`` behind the `http` scheme.
 ///
 /// Only plain `http` is accepted: the relay talks to a backend beside it, and TLS to the
-/// upstream is out of scope. A path is rejected rather than silently ignored or prefixed,
-/// because request targets are forwarded exactly as the client sent them.
+/// upstream is out of scope for now. A path is rejected rather than silently ignored or
+/// prefixed, because request targets are forwarded as the client sent them (stream requests
+/// with their path normalised), never under a prefix.
 public struct UpstreamURL: Sendable, Hashable, CustomStringConvertible {
     /// The port an `http://` URL means when it names none.
     static let defaultPort = 80

@@ -2,7 +2,7 @@
 /// what the HTML standard's algorithm makes of them.
 ///
 /// The relay re-emits events from ``lines`` so `data` payloads reach clients unchanged; only
-/// `id` and `retry` lines are ever added or dropped (SPEC §4).
+/// `id` and `retry` lines are ever added or dropped.
 public struct ServerSentEvent: Sendable, Hashable {
     /// One field line, without its line ending.
     public struct Line: Sendable, Hashable {
@@ -25,7 +25,7 @@ public struct ServerSentEvent: Sendable, Hashable {
     }
 
     /// The id the event sets, when it has an `id` line whose value is non-empty and free of
-    /// U+0000 (the last such line wins; an empty or NUL-containing id counts as none, SPEC §4).
+    /// U+0000 (the last such line wins; an empty or NUL-containing id counts as none).
     public var upstreamID: String? {
         var id: String?
         for line in self.lines where line.field == "id" {

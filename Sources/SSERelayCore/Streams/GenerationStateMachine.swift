@@ -1,4 +1,4 @@
-/// The lifecycle of one generation (SPEC §2, §3) as a value: each input returns the
+/// The lifecycle of one generation (docs/protocol.md, "Generations") as a value: each input returns the
 /// ``Action`` the I/O code carries out, so every transition is testable without sockets or
 /// clocks.
 ///

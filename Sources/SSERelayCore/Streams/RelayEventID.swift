@@ -1,4 +1,4 @@
-/// A relay id, `<generation>-<seq>` (SPEC §2): the generation's random token and the number of
+/// A relay id, `<generation>-<seq>` (docs/protocol.md, "Event ids"): the generation's random token and the number of
 /// an event within it, counted from 1; `-0` names the position before the first event.
 public struct RelayEventID: Sendable, Hashable, CustomStringConvertible {
     /// The generation's token: 16 lowercase hex digits (64 random bits).

@@ -1,7 +1,7 @@
 public import NIOCore
 
 /// The events of one generation, encoded once and shared by every client: the replay buffer
-/// and the fan-out queue in one (SPEC §3).
+/// and the fan-out queue in one.
 ///
 /// Each event gets a sequence number from 1. A client is a cursor: the sequence number of the
 /// next event it is to receive. Joining from the start, joining live and resuming after an id

@@ -16,7 +16,7 @@ public protocol ResumableGeneration {
 }
 
 /// The answer to a stream request, decided from its `Last-Event-ID` and the generations the
-/// relay holds for its key: every row of SPEC §3's table.
+/// relay holds for its key: every row of the table in docs/protocol.md, "Resolving a stream request".
 public enum StreamRequestResolution: Sendable, Hashable {
     /// Send the events of generation `token` from sequence `cursor` on (then live events if it
     /// is still open, or the failure event if it failed). The upstream is not contacted.
