@@ -103,6 +103,7 @@ let package = Package(
             dependencies: [
                 "SSERelayCore",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

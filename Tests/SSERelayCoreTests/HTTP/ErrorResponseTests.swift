@@ -4,8 +4,6 @@ import NIOHTTP1
 import SSERelayCore
 import Testing
 
-@testable import SSERelay
-
 /// ``ErrorResponse`` frames a one-line plain-text body, and its pre-encoded form is a response
 /// NIO's own client parser reads back unchanged.
 @Suite("ErrorResponse")
