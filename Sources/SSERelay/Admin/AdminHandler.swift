@@ -90,7 +90,7 @@ final class AdminHandler: ChannelInboundHandler {
     }
 
     private func sendReport(generation: String?, to head: HTTPRequestHead, _ context: ChannelHandlerContext) {
-        self.proxy.streamsReport(generation: generation, on: context.eventLoop)
+        self.proxy.inspectGenerations(token: generation, on: context.eventLoop).map(StreamsReport.init)
             .hop(to: context.eventLoop).assumeIsolated()
             .whenComplete { result in
                 let encoder = JSONEncoder()

@@ -1,3 +1,5 @@
+import NIOCore
+import NIOHTTP1
 import SSERelayCore
 
 /// What `GET /streams` shows of every generation, encoded as JSON.
@@ -73,4 +75,66 @@ struct StreamClientReport: Encodable, Sendable {
         case queuedBytes = "queued_bytes"
         case lagBytes = "lag_bytes"
     }
+}
+
+extension StreamsReport {
+    /// The report of `generations`, in their order.
+    init(_ generations: [GenerationInspection]) {
+        self.init(generations: generations.map(GenerationReport.init))
+    }
+}
+
+extension GenerationReport {
+    init(_ inspection: GenerationInspection) {
+        let key = inspection.key
+        self.init(
+            generation: inspection.token,
+            key: key.description,
+            route: key.route,
+            parameters: Dictionary(key.parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first }),
+            query: key.shownQuery,
+            keyHeaders: key.headerNames,
+            state: inspection.state.rawValue,
+            ageSeconds: inspection.age.seconds,
+            events: inspection.events,
+            retainedEvents: inspection.retainedEvents,
+            bufferedBytes: inspection.bufferedBytes,
+            upstream: inspection.answer.map(UpstreamAnswerReport.init(answer:)),
+            clients: inspection.clients.map(StreamClientReport.init)
+        )
+    }
+}
+
+extension UpstreamAnswerReport {
+    init(answer: Generation.Answer) {
+        func headers(_ head: HTTPResponseHead) -> [String] {
+            HeaderRedaction.redacted(head.headers).map { "\($0.name): \($0.value)" }
+        }
+        switch answer {
+        case .stream(let head):
+            self.init(status: Int(head.status.code), headers: headers(head), error: nil)
+        case .rejected(let head, _):
+            self.init(status: Int(head.status.code), headers: headers(head), error: nil)
+        case .failed(let error):
+            self.init(status: nil, headers: [], error: error.detail)
+        }
+    }
+}
+
+extension StreamClientReport {
+    init(_ client: GenerationInspection.Client) {
+        self.init(
+            remoteAddress: client.remoteAddress,
+            mode: client.mode.rawValue,
+            connectedSeconds: client.connected.seconds,
+            deliveredEvents: client.deliveredEvents,
+            queuedBytes: client.queuedBytes,
+            lagBytes: client.lagBytes
+        )
+    }
+}
+
+extension TimeAmount {
+    /// The amount in seconds, as reports show durations.
+    fileprivate var seconds: Double { Double(self.nanoseconds) / 1e9 }
 }

@@ -13,9 +13,18 @@ extension ProxyHandler {
         guard let context = self.context else { return }
         let request = exchange.request
         let client = self.budgetAddress(of: request)
+        let clientAddress = self.clientAddress
+        let upstreamHost = self.settings.upstream.url.hostHeader
+        let upstream = GenerationUpstreamRequest(
+            pool: self.pool, responseTimeoutSeconds: self.settings.upstream.responseTimeoutSeconds
+        ) { forwardedLastEventID in
+            ProxyHeaderPolicy.upstreamStreamRequestHead(
+                for: request, target: target.upstreamTarget, clientAddress: clientAddress,
+                forwardedLastEventID: forwardedLastEventID, upstreamHost: upstreamHost)
+        }
         let admission = self.registry.resolve(
             key: key, route: route, lastEventID: request.headers.first(name: "last-event-id"), client: client,
-            eventLoop: context.eventLoop)
+            eventLoop: context.eventLoop, upstream: upstream)
         exchange.record.kind = .stream
         let resolution: StreamRequestResolution
         let generation: Generation?
@@ -36,19 +45,7 @@ extension ProxyHandler {
             self.subscribe(exchange, to: generation, cursor: cursor, mode: .resumed)
         case .join(_, let cursor, let replayMiss):
             self.subscribe(exchange, to: generation, cursor: cursor, mode: .joined, isReplayMiss: replayMiss)
-        case .start(let forwardedLastEventID, let replayMiss):
-            if let generation {
-                let upstream = GenerationUpstream(
-                    generation: generation,
-                    pool: self.pool,
-                    requestHead: ProxyHeaderPolicy.upstreamStreamRequestHead(
-                        for: request, target: target.upstreamTarget, clientAddress: self.clientAddress,
-                        forwardedLastEventID: forwardedLastEventID,
-                        upstreamHost: self.settings.upstream.url.hostHeader),
-                    responseTimeoutSeconds: self.settings.upstream.responseTimeoutSeconds
-                )
-                upstream.start()
-            }
+        case .start(_, let replayMiss):
             self.subscribe(exchange, to: generation, cursor: 1, mode: .started, isReplayMiss: replayMiss)
         }
     }

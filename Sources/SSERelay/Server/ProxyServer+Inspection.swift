@@ -15,15 +15,14 @@ extension ProxyServer {
             ))
     }
 
-    /// `/streams`: every generation, oldest first, or the one whose token is `generation`.
-    func streamsReport(generation token: String? = nil, on eventLoop: any EventLoop) -> EventLoopFuture<
-        StreamsReport
+    /// Every generation, oldest first, or the one whose token is `generation`, as it stands.
+    func inspectGenerations(token: String? = nil, on eventLoop: any EventLoop) -> EventLoopFuture<
+        [GenerationInspection]
     > {
         let generations = self.streams.all
             .filter { token == nil || $0.token == token }
             .sorted { $0.createdAt < $1.createdAt }
-        return EventLoopFuture.whenAllSucceed(generations.map { $0.report() }, on: eventLoop)
-            .map(StreamsReport.init(generations:))
+        return EventLoopFuture.whenAllSucceed(generations.map { $0.inspect() }, on: eventLoop)
     }
 }
 

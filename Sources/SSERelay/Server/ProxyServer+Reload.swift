@@ -3,7 +3,7 @@ public import SSERelayCore
 
 extension ProxyServer {
     /// Applies what a reload can change to requests that start from now on: stream routes and
-    /// their options, limits, `log.headers`, the upstream's response timeout, and the shutdown
+    /// their options, limits, `log.headers` and `log.redactQueryParameters`, the upstream's response timeout, and the shutdown
     /// grace period. Returns the changed keys that only a restart applies (listeners, the
     /// upstream's address and pool, the admin token, the log format); those keep their
     /// running values.
@@ -31,8 +31,9 @@ extension ProxyServer {
         applied.shutdownGraceSeconds = new.shutdownGraceSeconds
         applied.log.level = new.log.level
         applied.log.headers = new.log.headers
-        self.currentConfiguration.withLockedValue { $0 = applied }
-        self.settings.current = ProxySettings(applied)
+        applied.log.redactQueryParameters = new.log.redactQueryParameters
+        self.settings.replace(with: applied)
+        // The registries that keep their limits under locks of their own take their part.
         self.connections.limit =
             ConnectionCapacity(
                 descriptorLimit: self.capacity.descriptorLimit,

@@ -26,7 +26,7 @@ public final class ProxyServer: Sendable {
     public var upstream: UpstreamConfiguration { self.configuration.upstream }
     /// The configuration the server was bound with, with the reloadable parts of every reload
     /// since applied.
-    public var configuration: RelayConfiguration { self.currentConfiguration.withLockedValue { $0 } }
+    public var configuration: RelayConfiguration { self.settings.configuration }
 
     private let serverChannel: any Channel
     private let pools: UpstreamPools
@@ -34,7 +34,6 @@ public final class ProxyServer: Sendable {
     /// Every generation of every stream route.
     let streams: StreamRegistry
     let settings: ProxySettingsStore
-    let currentConfiguration: NIOLockedValueBox<RelayConfiguration>
     /// The connection budgets derived at start; a reload re-derives the client limit from the
     /// same descriptor limit.
     public let capacity: ConnectionCapacity
@@ -48,7 +47,6 @@ public final class ProxyServer: Sendable {
         connections: ConnectionRegistry,
         streams: StreamRegistry,
         settings: ProxySettingsStore,
-        configuration: RelayConfiguration,
         capacity: ConnectionCapacity,
         logger: Logger
     ) {
@@ -58,7 +56,6 @@ public final class ProxyServer: Sendable {
         self.streams = streams
         self.metrics = streams.metrics
         self.settings = settings
-        self.currentConfiguration = NIOLockedValueBox(configuration)
         self.pools = pools
         self.connections = connections
         self.logger = logger
@@ -88,7 +85,7 @@ public final class ProxyServer: Sendable {
             group: group, configuration: configuration.upstream, capacity: capacity,
             receiveBuffers: Self.receiveBuffers)
         let connections = ConnectionRegistry(limit: capacity.clientConnections)
-        let settings = ProxySettingsStore(ProxySettings(configuration))
+        let settings = ProxySettingsStore(configuration)
         let registry = StreamRegistry(limits: configuration.limits, metrics: metrics, logger: logger)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
@@ -119,7 +116,6 @@ public final class ProxyServer: Sendable {
             connections: connections,
             streams: registry,
             settings: settings,
-            configuration: configuration,
             capacity: capacity,
             logger: logger
         )

@@ -375,48 +375,27 @@ final class Generation: Sendable {
     /// Clients counted in now.
     var clientCount: Int { self.state.withLockedValue { $0.machine.clientCount } }
 
-    /// The generation as `/streams` shows it, with its clients gathered from their loops.
-    func report() -> EventLoopFuture<GenerationReport> {
-        let (report, groups) = self.state.withLockedValue { state -> (GenerationReport, [SubscriberGroup]) in
-            let report = GenerationReport(
-                generation: self.token,
-                key: self.key.description,
-                route: self.key.route,
-                parameters: Dictionary(
-                    self.key.parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first }),
-                query: self.key.shownQuery,
-                keyHeaders: self.key.headerNames,
-                state: state.machine.state.rawValue,
-                ageSeconds: Double((NIODeadline.now() - self.createdAt).nanoseconds) / 1e9,
+    /// The generation as it stands, with its clients gathered from their loops.
+    func inspect() -> EventLoopFuture<GenerationInspection> {
+        let (inspection, groups) = self.state.withLockedValue { state -> (GenerationInspection, [SubscriberGroup]) in
+            let inspection = GenerationInspection(
+                token: self.token,
+                key: self.key,
+                state: state.machine.state,
+                age: NIODeadline.now() - self.createdAt,
                 events: state.log.nextSequence - 1,
                 retainedEvents: state.log.count,
                 bufferedBytes: state.log.retainedBytes,
-                upstream: state.answer.map(UpstreamAnswerReport.init(answer:)),
+                answer: state.answer,
                 clients: []
             )
-            return (report, state.groups)
+            return (inspection, state.groups)
         }
-        let clients = EventLoopFuture.whenAllSucceed(groups.map { $0.reports() }, on: self.eventLoop)
+        let clients = EventLoopFuture.whenAllSucceed(groups.map { $0.inspectMembers() }, on: self.eventLoop)
         return clients.map { clients in
-            var report = report
-            report.clients = clients.flatMap { $0 }
-            return report
-        }
-    }
-}
-
-extension UpstreamAnswerReport {
-    init(answer: Generation.Answer) {
-        func headers(_ head: HTTPResponseHead) -> [String] {
-            HeaderRedaction.redacted(head.headers).map { "\($0.name): \($0.value)" }
-        }
-        switch answer {
-        case .stream(let head):
-            self.init(status: Int(head.status.code), headers: headers(head), error: nil)
-        case .rejected(let head, _):
-            self.init(status: Int(head.status.code), headers: headers(head), error: nil)
-        case .failed(let error):
-            self.init(status: nil, headers: [], error: error.detail)
+            var inspection = inspection
+            inspection.clients = clients.flatMap { $0 }
+            return inspection
         }
     }
 }

@@ -114,13 +114,15 @@ final class StreamRegistry: Sendable {
 
     /// What to do with a stream request from `client` (its address, for the per-client
     /// budgets), within `limits.maxGenerations`, `limits.maxClientsPerGeneration` and
-    /// `limits.streamStartsPerClientPerMinute`.
+    /// `limits.streamStartsPerClientPerMinute`. A generation it starts sends `upstream` at
+    /// once; without one (tests that feed a generation themselves) it waits for its events.
     func resolve(
         key: StreamKey,
         route: StreamRouteConfiguration,
         lastEventID: String?,
         client: String?,
-        eventLoop: any EventLoop
+        eventLoop: any EventLoop,
+        upstream: GenerationUpstreamRequest? = nil
     ) -> Admission {
         let (admission, displaced) = self.state.withLockedValue { state -> (Admission, Generation?) in
             let generations = state.generations[key] ?? []
@@ -187,6 +189,14 @@ final class StreamRegistry: Sendable {
             // Out of the map already; this frees its events and stops its timers.
             self.metrics.limitReached(.maxGenerations)
             displaced.discard()
+        }
+        if let upstream, case .admitted(.start(let forwardedLastEventID, _), let generation?) = admission {
+            // Outside the lock: the upstream request starts on the generation's loop, which is
+            // the caller's.
+            GenerationUpstream(
+                generation: generation, pool: upstream.pool, requestHead: upstream.head(forwardedLastEventID),
+                responseTimeoutSeconds: upstream.responseTimeoutSeconds
+            ).start()
         }
         return admission
     }

@@ -232,12 +232,12 @@ extension StreamSubscriber {
 }
 
 extension StreamSubscriber {
-    /// This client as `/streams` shows it; call on the client's loop.
-    func report(now: NIODeadline) -> StreamClientReport {
-        StreamClientReport(
+    /// This client as it stands; call on the client's loop.
+    func inspect(now: NIODeadline) -> GenerationInspection.Client {
+        GenerationInspection.Client(
             remoteAddress: self.writer?.clientAddress,
-            mode: self.mode.rawValue,
-            connectedSeconds: Double((now - self.joinedAt).nanoseconds) / 1e9,
+            mode: self.mode,
+            connected: now - self.joinedAt,
             deliveredEvents: self.cursor.deliveredEvents,
             queuedBytes: self.writer?.queuedBytes ?? 0,
             lagBytes: self.generation.lag(from: self.cursor.position)

@@ -40,11 +40,11 @@ final class SubscriberGroup: Sendable {
         self.members.value.subscribers[ObjectIdentifier(subscriber)] = nil
     }
 
-    /// The members as `/streams` shows them, read on the group's loop.
-    func reports() -> EventLoopFuture<[StreamClientReport]> {
+    /// The members as they stand, read on the group's loop.
+    func inspectMembers() -> EventLoopFuture<[GenerationInspection.Client]> {
         self.eventLoop.submit {
             let now = NIODeadline.now()
-            return self.members.value.subscribers.values.map { $0.report(now: now) }
+            return self.members.value.subscribers.values.map { $0.inspect(now: now) }
         }
     }
 

@@ -43,7 +43,7 @@ struct ProxyHandlerTests {
             let encoder = HTTPResponseEncoder(configuration: .noAutomaticFraming)
             let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
             let handler = ProxyHandler(
-                settings: ProxySettingsStore(ProxySettings(configuration)), pool: pool, registry: self.registry,
+                settings: ProxySettingsStore(configuration), pool: pool, registry: self.registry,
                 logger: logger, codecHandlers: [encoder, decoder])
             try self.client.pipeline.syncOperations.addHandlers([encoder, decoder, handler])
             opened = { [unowned self] in self.upstreams.append($0) }

@@ -106,7 +106,7 @@ struct StreamSubscriberTests {
                 "data: 1\nid: \(fixture.id(1))\n\n", "flush", ": thinking\n", "flush",
                 "data: 2\nid: \(fixture.id(2))\n\n", "flush",
             ])
-        #expect(fixture.subscriber.report(now: .now()).deliveredEvents == 2)
+        #expect(fixture.subscriber.inspect(now: .now()).deliveredEvents == 2)
 
         fixture.generation.upstreamEnded(failure: nil)
         fixture.loop.run()
