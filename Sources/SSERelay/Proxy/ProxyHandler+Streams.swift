@@ -13,15 +13,10 @@ extension ProxyHandler {
         guard let context = self.context else { return }
         let request = exchange.request
         let client = self.budgetAddress(of: request)
-        let clientAddress = self.clientAddress
-        let upstreamHost = self.settings.upstream.url.hostHeader
         let upstream = GenerationUpstreamRequest(
-            pool: self.pool, responseTimeoutSeconds: self.settings.upstream.responseTimeoutSeconds
-        ) { forwardedLastEventID in
-            ProxyHeaderPolicy.upstreamStreamRequestHead(
-                for: request, target: target.upstreamTarget, clientAddress: clientAddress,
-                forwardedLastEventID: forwardedLastEventID, upstreamHost: upstreamHost)
-        }
+            pool: self.pool, responseTimeoutSeconds: self.settings.upstream.responseTimeoutSeconds,
+            clientRequest: request, target: target.upstreamTarget, clientAddress: self.clientAddress,
+            upstreamHost: self.settings.upstream.url.hostHeader)
         let admission = self.registry.resolve(
             key: key, route: route, lastEventID: request.headers.first(name: "last-event-id"), client: client,
             eventLoop: context.eventLoop, upstream: upstream)

@@ -189,7 +189,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .forwardEnd(let trailers):
             if let exchange = self.exchange { self.forwardEnd(trailers, of: exchange) }
         case .respondAndClose(let response, let version):
-            self.dropExchange()
+            self.releaseExchange()
             self.respondAndClose(response, version: version)
         case .close:
             if let exchange = self.exchange {
@@ -258,28 +258,23 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.perform(self.machine.exchangeFailed(answering: response))
     }
 
-    /// Lets go of the exchange in flight: its timers, its upstream request, its stream
-    /// subscription; records it in the access log and metrics with `outcome`.
+    /// Lets go of the exchange in flight and records it in the access log and metrics with
+    /// `outcome`.
     func endExchange(_ exchange: ProxyExchange, outcome: ExchangeOutcome) {
         guard self.exchange === exchange else { return }
-        self.exchange = nil
-        exchange.cancelTimers()
-        exchange.subscriber?.stop()
-        exchange.subscriber = nil
-        if let connection = exchange.connection {
-            exchange.connection = nil
-            connection.close()
-        }
+        self.releaseExchange()
         self.recordCompletion(exchange, outcome: outcome)
     }
 
-    /// Lets go of an exchange refused before it could be served: the answer that follows is
-    /// counted as an invalid request, not in the access log.
-    private func dropExchange() {
+    /// Lets go of the exchange in flight, if any: its timers, its upstream request, its stream
+    /// subscription. Alone, for an exchange refused before it was served: the answer that
+    /// follows is counted as an invalid request, not in the access log.
+    private func releaseExchange() {
         guard let exchange = self.exchange else { return }
         self.exchange = nil
         exchange.cancelTimers()
         exchange.subscriber?.stop()
+        exchange.subscriber = nil
         exchange.connection?.close()
         exchange.connection = nil
     }

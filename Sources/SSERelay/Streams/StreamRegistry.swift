@@ -194,7 +194,8 @@ final class StreamRegistry: Sendable {
             // Outside the lock: the upstream request starts on the generation's loop, which is
             // the caller's.
             GenerationUpstream(
-                generation: generation, pool: upstream.pool, requestHead: upstream.head(forwardedLastEventID),
+                generation: generation, pool: upstream.pool,
+                requestHead: upstream.head(forwardedLastEventID: forwardedLastEventID),
                 responseTimeoutSeconds: upstream.responseTimeoutSeconds
             ).start()
         }
