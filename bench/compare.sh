@@ -1,22 +1,36 @@
 #!/usr/bin/env bash
-# sse-relay next to nginx, in ONE run, on the same backend (figures in docs/benchmarks.md).
+# sse-relay next to nginx and next to the machine's floor, in ONE run, on the same backend
+# (figures in docs/benchmarks.md).
 #
-#   bench/compare.sh                 # about 5 minutes (plus the release build the first time)
+#   bench/compare.sh                 # about 7 minutes (plus the release build the first time)
 #
-# Prerequisites (Debian 12): swift (on PATH), node (18+), nginx (the Debian package; the
-# system service need not run: the script starts its own instance from bench/nginx.conf),
-# wrk, curl, python3 (free ports), and an open-files hard limit of at least 20,000 (the
-# script raises `ulimit -n` to the hard limit). Run it as a user that may start nginx (root,
-# or any user: nginx then runs its workers as that user).
+# Prerequisites (Debian 12): swift (on PATH, unless RELAY_BIN is given), node (18+), nginx (the
+# Debian package; the system service need not run: the script starts its own instances from
+# bench/nginx.conf and bench/fast-upstream.conf), wrk, curl, python3 (free ports), a C
+# compiler as `cc` (for the floor; without one that target is skipped), and an open-files hard
+# limit of at least 20,000 (the script raises `ulimit -n` to the hard limit). Run it as a user
+# that may start nginx (root, or any user: nginx then runs its workers as that user).
 #
 # It builds the relay in release mode (`swift build -c release --scratch-path .build-bench`,
-# never the default .build), then for every scenario and target starts a FRESH backend
-# fixture (Tests/SSERelayTests/Fixtures/backend.js), a fresh proxy in front of it, and the
-# load, so each figure (peak RSS included) belongs to that scenario alone. Targets: "direct"
-# (the backend itself, where it makes sense), nginx (bench/nginx.conf, 2 workers) and
-# sse-relay (the release binary with bench/relay.json, --log-level warning). Scenarios:
+# never the default .build) and the floor (`cc -O2 -pthread bench/fanout-floor.c`, into its
+# work directory), then for every scenario and target starts a FRESH upstream, a fresh proxy
+# in front of it, and the load, so each figure (peak RSS included) belongs to that scenario
+# alone. The upstream is the backend fixture (Tests/SSERelayTests/Fixtures/backend.js), except
+# in passthrough-fast. Targets:
 #
-#   passthrough  wrk -t1 -c64 -d10s --latency GET /hello: req/s, p99
+#   direct   the upstream itself, where it makes sense
+#   floor    bench/fanout-floor.c, the physical limit of this machine for the shared streams:
+#            one upstream read framed once, one write per client, nothing else (no replay,
+#            so its late joiners miss the events before they joined; counted apart)
+#   nginx    bench/nginx.conf, 2 workers
+#   relay    sse-relay: the release binary with bench/relay.json, --log-level warning
+#
+# Scenarios (the default runs them all, in this order):
+#
+#   passthrough-fast  wrk -t1 -c64 -d10s --latency GET /hello, the upstream an nginx answering
+#                a fixed 12-byte body (bench/fast-upstream.conf, one process), so the proxy's
+#                own cost shows: req/s, p99, proxy CPU µs per request
+#   passthrough  the same in front of the Node backend fixture (whose own cost dominates)
 #   distinct     1,000 SSE clients on 1,000 conversations, 20 events/s each, 10 s:
 #                delivery p50/p99, proxy peak RSS, proxy CPU seconds
 #   shared1k     1,000 clients on ONE conversation, 20 events/s, 10 s: backend stream
@@ -27,17 +41,26 @@
 #   (the streams never end on their own; the seconds count from the moment the LAST client
 #   got its response headers, then the load generator closes every connection. Every run
 #   also reports events received and events missing or duplicated, per client sequence.)
+#   storm        one conversation already streaming (one client, 1 event/s), then 5,000
+#                clients connect to it at once (1,000 connects in flight per generator
+#                process, 2 processes): proxy CPU µs per connection set-up (the proxy's CPU
+#                from just before the burst until every client has its response headers,
+#                over the clients), the burst's wall time, and CPU per connection from connect
+#                to close (1 s held, then every client disconnects)
 #   idle         9,000 quiet SSE connections, one conversation each (`events=0&hold=1`):
 #                resident bytes added per connection
 #
 # Delivery latency = receive time in the load generator (bench/sseload.js, 2 processes)
 # minus the `t=<ms>` the backend stamps into each event; only events stamped after every
 # client connected count. Peak RSS = the sum of VmHWM over the proxy's processes (nginx:
-# master + workers) at the end of the scenario; CPU = utime + stime summed over them;
-# CPU µs per delivered event = the proxy's CPU time from the moment every client is connected
-# to 0.5 s before the generator disconnects, over the events delivered in that window (the
-# steady state, without connection set-up and tear-down).
-# Everything listens on 127.0.0.1 and every process started here is stopped on exit.
+# master + workers; never the fast upstream) at the end of the scenario; CPU = utime + stime
+# summed over them; CPU µs per delivered event = the proxy's CPU time from the moment every
+# client is connected to 0.5 s before the generator disconnects, over the events delivered
+# in that window (the steady state, without connection set-up and tear-down); CPU µs per
+# request = the proxy's CPU over the wrk run, over the requests wrk completed.
+# Everything listens on 127.0.0.1 and every process started here is stopped on exit. Listen
+# backlogs: 4,096 for nginx and the relay, 65,535 asked by the floor, all capped by
+# net.core.somaxconn (printed with the machine line; the script never changes it).
 #
 # Environment: SCALE (default 1) divides every client count (SCALE=10 for a quick check),
 # SCENARIOS and TARGETS (space-separated) run a subset (SCENARIOS=shared9k TARGETS="nginx relay"),
@@ -47,9 +70,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-for tool in swift node nginx wrk curl python3; do
+for tool in node nginx wrk curl python3; do
   command -v "$tool" >/dev/null || { echo "compare.sh: needs $tool on PATH" >&2; exit 1; }
 done
+[ -n "${RELAY_BIN:-}" ] || command -v swift >/dev/null || { echo "compare.sh: needs swift on PATH (or RELAY_BIN)" >&2; exit 1; }
 ulimit -n "$(ulimit -Hn)"
 if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 20000 ]; then
   echo "compare.sh: open-files limit $(ulimit -n) < 20000; the 9,000-client scenarios will fail" >&2
@@ -60,6 +84,8 @@ distinct_clients=$((1000 / scale))
 shared1k_clients=$((1000 / scale))
 shared9k_clients=$((9000 / scale))
 idle_clients=$((9000 / scale))
+storm_clients=$((5000 / scale))
+scenarios=${SCENARIOS:-passthrough-fast passthrough distinct shared1k shared9k storm idle}
 
 out=${BENCH_OUT:-$(mktemp -d /tmp/sse-relay-bench.XXXX)}
 mkdir -p "$out"
@@ -89,6 +115,21 @@ else
     || { tail -30 "$out/build.log" >&2; exit 1; }
   relay_bin=$(swift build -c release --scratch-path .build-bench --show-bin-path)/sse-relay
 fi
+
+# The floor, when a selected scenario runs it.
+floor_bin=
+for scenario in $scenarios; do
+  case $scenario in shared1k | shared9k | storm) ;; *) continue ;; esac
+  [[ " ${TARGETS:-floor} " == *" floor "* ]] || break
+  if ! command -v cc >/dev/null; then
+    echo "compare.sh: no C compiler (cc): the floor target is skipped" >&2
+  elif cc -O2 -pthread -o "$work/fanout-floor" bench/fanout-floor.c >"$out/floor-build.log" 2>&1; then
+    floor_bin=$work/fanout-floor
+  else
+    echo "compare.sh: bench/fanout-floor.c did not compile (see $out/floor-build.log): the floor target is skipped" >&2
+  fi
+  break
+done
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$results"; } # figure target value
@@ -131,15 +172,22 @@ wait_port() { # port, pid: wait until it accepts (5 s at most)
 }
 
 backend_pid=; backend_port=; proxy_pid=; target_port=
-start_backend() {
+start_backend() { # scenario: the upstream of its targets (backend_pid is never a proxy pid)
   backend_port=$(free_port)
-  FIXTURE_STANDALONE=1 node Tests/SSERelayTests/Fixtures/backend.js "$backend_port" </dev/null \
-    >"$work/backend.out" 2>>"$out/backend.err" &
+  if [ "$1" = passthrough-fast ]; then # an nginx of its own, in its own prefix directory
+    local dir=$work/fast-upstream
+    rm -rf "$dir"; mkdir -p "$dir"
+    sed -e "s|@WORK@|$dir|g" -e "s|@LISTEN_PORT@|$backend_port|g" bench/fast-upstream.conf >"$dir/nginx.conf"
+    nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/nginx-error.log" </dev/null 2>>"$out/fast-upstream.err" &
+  else
+    FIXTURE_STANDALONE=1 node Tests/SSERelayTests/Fixtures/backend.js "$backend_port" </dev/null \
+      >"$work/backend.out" 2>>"$out/backend.err" &
+  fi
   backend_pid=$!; started+=("$backend_pid")
   wait_port "$backend_port" "$backend_pid"
 }
 
-start_proxy() { # target: direct | nginx | relay; sets target_port, proxy_pids
+start_proxy() { # target: direct | floor | nginx | relay; sets target_port, proxy_pids
   local t0 name=$1
   proxy_pids=(); proxy_pid=
   case $name in
@@ -161,6 +209,15 @@ start_proxy() { # target: direct | nginx | relay; sets target_port, proxy_pids
       done
       started+=("${proxy_pids[@]}")
       proxy_pids+=("$proxy_pid")
+      ;;
+    floor)
+      target_port=$(free_port)
+      t0=$(date +%s%N)
+      "$floor_bin" "$target_port" "$backend_port" 2>>"$out/floor.log" &
+      proxy_pid=$!; started+=("$proxy_pid")
+      wait_port "$target_port" "$proxy_pid"
+      startup_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+      proxy_pids=("$proxy_pid")
       ;;
     relay)
       target_port=$(free_port)
@@ -199,24 +256,46 @@ json() { # file, JS expression on `r`
 }
 
 targets_for() {
-  local all; case $1 in idle) all="nginx relay" ;; *) all="direct nginx relay" ;; esac
-  local target; for target in $all; do if [[ " ${TARGETS:-$all} " == *" $target "* ]]; then echo "$target"; fi; done
+  local all target
+  case $1 in
+    idle) all="nginx relay" ;;
+    storm) all="floor nginx relay" ;;
+    shared1k | shared9k) all="direct floor nginx relay" ;;
+    *) all="direct nginx relay" ;;
+  esac
+  for target in $all; do
+    [[ " ${TARGETS:-$all} " == *" $target "* ]] || continue
+    [ "$target" != floor ] || [ -n "$floor_bin" ] || continue
+    echo "$target"
+  done
 }
 
 # ---------------------------------------------------------------------------------------
-scenario_passthrough() {
-  local target=$1 file=$out/passthrough-$target.txt
+pass_run() { # name label target
+  local name=$1 label=$2 target=$3 file=$out/$1-$3.txt cpu0 cpu1 requests
+  cpu0=$(cpu_ticks)
   wrk -t1 -c64 -d10s --latency "http://127.0.0.1:$target_port/hello" >"$file" &
   local pid=$!; started+=("$pid") # in the background, so a signal to the script acts at once
   wait "$pid" || echo "wrk exited $?" >&2
   forget "$pid"
-  record "pass-through /hello: req/s" "$target" "$(awk '/^Requests\/sec/ {printf "%.0f", $2}' "$file")"
-  record "pass-through /hello: p99 ms" "$target" "$(awk '$1 == "99%" {
+  cpu1=$(cpu_ticks)
+  requests=$(awk '/ requests in / {print $1}' "$file")
+  record "$label: req/s" "$target" "$(awk '/^Requests\/sec/ {printf "%.0f", $2}' "$file")"
+  record "$label: p99 ms" "$target" "$(awk '$1 == "99%" {
       v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
       printf "%.2f", (u == "us" ? v / 1000 : (u == "s" ? v * 1000 : v)) }' "$file")"
+  local per_request=-
+  if [ "$target" != direct ]; then
+    per_request=$(awk -v d=$((cpu1 - cpu0)) -v t="$ticks" -v n="${requests:-0}" \
+      'BEGIN { if (n > 0) printf "%.1f", d / t * 1e6 / n; else print "-" }')
+  fi
+  record "$label: proxy CPU µs per request" "$target" "$per_request"
+  echo "  $name $target: $(awk '/^Requests\/sec/ {printf "%.0f", $2}' "$file") req/s, $requests requests; proxy CPU $per_request µs per request; load $(load)" >&2
   local errors; errors=$(grep -E 'Socket errors|Non-2xx' "$file" || true)
-  [ -z "$errors" ] || echo "passthrough $target: $errors" >&2
+  [ -z "$errors" ] || echo "$name $target: $errors" >&2
 }
+scenario_passthrough_fast() { pass_run passthrough-fast "pass-through /hello, fast upstream" "$1"; }
+scenario_passthrough() { pass_run passthrough "pass-through /hello, Node backend" "$1"; }
 
 stream_run() { # name target clients conversations query hold-ms [perf]
   local name=$1 target=$2 clients=$3 conversations=$4 query=$5 hold=$6 perf=${7:-}
@@ -256,7 +335,7 @@ stream_run() { # name target clients conversations query hold-ms [perf]
   stream_hwm_mib=$(awk -v k="$(status_sum VmHWM)" 'BEGIN { printf "%.1f", k / 1024 }')
   [ "$target" = direct ] && stream_cpu=- && stream_hwm_mib=- && stream_cpu_per_event=-
   local complete
-  complete=$(json "$file" '`${r.connected}/${r.clients} connected, ${r.events} events (per client ${r.eventsPerClient.min}..${r.eventsPerClient.max}), dup ${r.duplicates}, gaps ${r.gaps}, failed ${r.failed}${r.timedOut ? ", TIMED OUT" : ""}`')
+  complete=$(json "$file" '`${r.connected}/${r.clients} connected, ${r.events} events (per client ${r.eventsPerClient.min}..${r.eventsPerClient.max}), dup ${r.duplicates}, gaps ${r.gaps} (${r.skippedBeforeFirst} before a first event), failed ${r.failed}${r.timedOut ? ", TIMED OUT" : ""}`')
   echo "  $name $target: $complete; p50 $(json "$file" r.latencyMs.p50) p99 $(json "$file" r.latencyMs.p99) ms; starts $starts; peak RSS $stream_hwm_mib MiB; CPU $stream_cpu s; CPU per event $stream_cpu_per_event µs; load $(load)" >&2
 }
 
@@ -291,6 +370,7 @@ scenario_shared1k() {
   record "shared 1k x 20 ev/s: proxy CPU µs per delivered event" "$target" "$stream_cpu_per_event"
   record "shared 1k x 20 ev/s: events received" "$target" "$(json "$f" r.events)"
   record "shared 1k x 20 ev/s: events missing or duplicated" "$target" "$(json "$f" "r.gaps + r.duplicates")"
+  record "shared 1k x 20 ev/s: of which before a client's first event" "$target" "$(json "$f" r.skippedBeforeFirst)"
 }
 
 scenario_shared9k() {
@@ -305,7 +385,52 @@ scenario_shared9k() {
   record "shared 9k x 5 ev/s: proxy CPU µs per delivered event" "$target" "$stream_cpu_per_event"
   record "shared 9k x 5 ev/s: events received" "$target" "$(json "$f" r.events)"
   record "shared 9k x 5 ev/s: events missing or duplicated" "$target" "$(json "$f" "r.gaps + r.duplicates")"
+  record "shared 9k x 5 ev/s: of which before a client's first event" "$target" "$(json "$f" r.skippedBeforeFirst)"
   record "shared 9k x 5 ev/s: connect time s" "$target" "$(json "$f" 'r.connectSeconds.toFixed(1)')"
+}
+
+# A burst of clients joining one conversation that already streams. The first client keeps the
+# conversation open (1 event/s, so the events the burst's clients receive meanwhile cost
+# little next to their set-up, and a replaying proxy has few events to replay); the burst's
+# generator opens every connection at once, as far as the listen backlogs allow.
+scenario_storm() {
+  local target=$1 prefix="storm-$target-$RANDOM" file=$out/storm-$target.json
+  local first_ready=$work/ready-storm-first ready=$work/ready-storm cpu0 cpu_ready cpu1
+  local url="http://127.0.0.1:$target_port/api/conversation/{conv}/stream?events=1000000&hold=1&stamp=1&retry=2000&interval=1000"
+  rm -f "$first_ready" "$ready"
+  node bench/sseload.js --url "$url" --clients 1 --workers 1 --prefix "$prefix" --hold-ms 150000 \
+    --timeout-s 150 --ready-file "$first_ready" >"$out/storm-first-$target.json" 2>>"$out/sseload.err" &
+  local first=$!; started+=("$first")
+  for _ in $(seq 150); do [ -e "$first_ready" ] && break; kill -0 "$first" 2>/dev/null || break; sleep 0.1; done
+  sleep 1.5 # the conversation streams: one event has gone by
+  cpu0=$(cpu_ticks)
+  node bench/sseload.js --url "$url" --clients "$storm_clients" --prefix "$prefix" --connect-concurrency 1000 \
+    --hold-ms 1000 --timeout-s 120 --ready-file "$ready" >"$file" 2>>"$out/sseload.err" &
+  local pid=$!; started+=("$pid")
+  for _ in $(seq 12000); do [ -e "$ready" ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.01; done
+  cpu_ready=$(cpu_ticks)
+  wait "$pid" || echo "sseload storm-$target exited $?" >&2
+  forget "$pid"
+  cpu1=$(cpu_ticks)
+  local starts hwm_mib per_setup per_connection complete
+  starts=$(curl -s "http://127.0.0.1:$backend_port/api/conversation/$prefix/stats" | node -pe 'JSON.parse(require("fs").readFileSync(0)).starts')
+  kill -TERM "$first" 2>/dev/null || true; wait "$first" 2>/dev/null || true; forget "$first"
+  hwm_mib=$(awk -v k="$(status_sum VmHWM)" 'BEGIN { printf "%.1f", k / 1024 }')
+  per_setup=$(awk -v d=$((cpu_ready - cpu0)) -v t="$ticks" -v n="$(json "$file" r.connected)" \
+    'BEGIN { if (n > 0) printf "%.1f", d / t * 1e6 / n; else print "-" }')
+  per_connection=$(awk -v d=$((cpu1 - cpu0)) -v t="$ticks" -v n="$(json "$file" r.connected)" \
+    'BEGIN { if (n > 0) printf "%.1f", d / t * 1e6 / n; else print "-" }')
+  complete=$(json "$file" '`${r.connected}/${r.clients} connected, ${r.events} events (per client ${r.eventsPerClient.min}..${r.eventsPerClient.max}), dup ${r.duplicates}, gaps ${r.gaps} (${r.skippedBeforeFirst} before a first event), failed ${r.failed} ${JSON.stringify(r.errors)}${r.timedOut ? ", TIMED OUT" : ""}`')
+  echo "  storm $target: $complete; burst $(json "$file" 'r.rampSeconds.toFixed(2)') s; starts $starts; CPU per set-up $per_setup µs, connect to close $per_connection µs; peak RSS $hwm_mib MiB; load $(load)" >&2
+  local label="storm of $storm_clients"
+  record "$label: proxy CPU µs per connection set-up" "$target" "$per_setup"
+  record "$label: proxy CPU µs per connection, connect to close" "$target" "$per_connection"
+  record "$label: burst wall time s" "$target" "$(json "$file" 'r.rampSeconds.toFixed(2)')"
+  record "$label: clients connected" "$target" "$(json "$file" r.connected)"
+  record "$label: backend stream starts" "$target" "$starts"
+  record "$label: proxy peak RSS MiB" "$target" "$hwm_mib"
+  record "$label: events missing or duplicated" "$target" "$(json "$file" "r.gaps + r.duplicates")"
+  record "$label: of which before a client's first event" "$target" "$(json "$file" r.skippedBeforeFirst)"
 }
 
 scenario_idle() {
@@ -336,19 +461,24 @@ scenario_idle() {
 
 # ---------------------------------------------------------------------------------------
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r); nginx $(nginx -v 2>&1 | sed 's|.*/||'); node $(node -v); relay $("$relay_bin" --version 2>/dev/null || echo ?)" | tee "$out/machine.txt" >&2
-echo "load average at start: $(load)" | tee -a "$out/machine.txt" >&2
+somaxconn=$(cat /proc/sys/net/core/somaxconn)
+echo "net.core.somaxconn $somaxconn (caps every listen backlog); load average at start: $(load)" | tee -a "$out/machine.txt" >&2
+[ "$somaxconn" -ge 4096 ] || echo "compare.sh: net.core.somaxconn $somaxconn < 4096: the storm's connects may wait for SYN retries" >&2
 suite_start=$(now_ms)
-for scenario in ${SCENARIOS:-passthrough distinct shared1k shared9k idle}; do
+declare -A startup_recorded=()
+for scenario in $scenarios; do
+  declare -F "scenario_${scenario//-/_}" >/dev/null || { echo "compare.sh: no scenario $scenario" >&2; exit 1; }
   echo "== $scenario (load $(load))" >&2
   echo "$scenario start load $(load)" >>"$out/machine.txt"
   for target in $(targets_for "$scenario"); do
-    start_backend
+    start_backend "$scenario"
     start_proxy "$target"
-    if [ "$scenario" = passthrough ] && [ "$target" != direct ]; then
+    if [[ $scenario == passthrough* ]] && [ "$target" != direct ] && [ -z "${startup_recorded[$target]:-}" ]; then
+      startup_recorded[$target]=1 # the first pass-through scenario: a proxy that served nothing yet
       record "startup to listening ms" "$target" "$startup_ms"
       record "idle RSS after start MiB" "$target" "$(awk -v k="$(status_sum VmRSS)" 'BEGIN { printf "%.1f", k / 1024 }')"
     fi
-    "scenario_$scenario" "$target"
+    "scenario_${scenario//-/_}" "$target"
     stop_all
     if [ "$target" = nginx ] && [ -s "$work/nginx/nginx-error.log" ]; then
       cp "$work/nginx/nginx-error.log" "$out/nginx-error-$scenario.log"
@@ -358,21 +488,24 @@ done
 echo "load average at end: $(load); suite took $(( ($(now_ms) - suite_start) / 1000 )) s" | tee -a "$out/machine.txt" >&2
 
 # ---------------------------------------------------------------------------------------
-# The table: one row per figure, direct / nginx / sse-relay, and sse-relay ÷ nginx.
+# The table: one row per figure, direct / floor / nginx / sse-relay, sse-relay ÷ nginx and
+# sse-relay ÷ floor.
 echo
 {
-echo "| figure | direct | nginx | sse-relay | sse-relay / nginx |"
-echo "|---|---:|---:|---:|---:|"
+echo "| figure | direct | floor | nginx | sse-relay | sse-relay / nginx | sse-relay / floor |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
 awk -F'\t' '
   !($1 in seen) { seen[$1] = 1; order[++n] = $1 }
   { value[$1, $2] = $3 }
-  function show(v) { return (v == "" ? "–" : v) }
+  function show(v) { return (v == "" || v == "-" ? "–" : v) }
+  function ratio(r, b) {
+    if (!(b ~ /^[0-9.]+$/ && r ~ /^[0-9.]+$/ && b + 0 > 0)) return "–"
+    return sprintf(r / b >= 0.01 || r == 0 ? "%.2f" : "%.1g", r / b)
+  }
   END {
     for (i = 1; i <= n; i++) {
-      f = order[i]; d = value[f, "direct"]; g = value[f, "nginx"]; r = value[f, "relay"]
-      ratio = "–"
-      if (g ~ /^[0-9.]+$/ && r ~ /^[0-9.]+$/ && g + 0 > 0) ratio = sprintf("%.2f", r / g)
-      printf "| %s | %s | %s | %s | %s |\n", f, show(d), show(g), show(r), ratio
+      f = order[i]; d = value[f, "direct"]; l = value[f, "floor"]; g = value[f, "nginx"]; r = value[f, "relay"]
+      printf "| %s | %s | %s | %s | %s | %s | %s |\n", f, show(d), show(l), show(g), show(r), ratio(r, g), ratio(r, l)
     }
   }' "$results"
 } | tee "$out/table.md"

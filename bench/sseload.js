@@ -19,14 +19,18 @@
 //
 // Each client counts the `data: token K of <id> t=<ms>` events of the backend fixture
 // (Tests/SSERelayTests/Fixtures/backend.js with ?stamp=1): events, duplicates (K not above
-// the last K seen), gaps (K skipped), and the delivery latency = receive time minus the
+// the last K seen), gaps (K skipped, from K = 1), of which skippedBeforeFirst (the K before a
+// client's first event: a shared stream that does not replay to late joiners shows them
+// there, not as holes in the middle), and the delivery latency = receive time minus the
 // stamp. Latency is only recorded for events stamped after EVERY client connected (a
 // barrier across the processes), so events a collapsing proxy replays to late joiners, and
 // the ramp-up itself, do not count; the other counts cover every event. The stamp is a whole
 // millisecond taken when the backend writes the event, the receive time is sub-millisecond,
 // so each latency reads 0-1 ms high (0.5 ms on average), the same for every proxy.
 //
-// Prints one JSON line when every stream has ended (or the timeout hit).
+// Prints one JSON line when every stream has ended (or the timeout hit). connectSeconds runs
+// from the generator's start (its worker processes' start-up included), rampSeconds from the
+// first connect attempt, both to the moment the last client had its response headers.
 'use strict';
 const http = require('http');
 const { fork } = require('child_process');
@@ -73,8 +77,9 @@ function runWorker() {
   let measureFrom = Infinity;
   const totals = {
     clients: mine.length, connected: 0, failed: 0, errors: {}, events: 0, measured: 0,
-    duplicates: 0, gaps: 0, statusNot200: 0, clientEvents: [],
+    duplicates: 0, gaps: 0, skippedBeforeFirst: 0, statusNot200: 0, clientEvents: [],
   };
+  let firstAttemptAt = null;
   let pending = 0;
   let next = 0;
   let settled = 0; // clients whose connect attempt finished (headers or failure)
@@ -90,7 +95,7 @@ function runWorker() {
   function maybeConnected() {
     if (!reportedConnected && settled === mine.length) {
       reportedConnected = true;
-      process.send({ type: 'connected', at: now() });
+      process.send({ type: 'connected', at: now(), firstAttemptAt });
     }
   }
 
@@ -143,6 +148,7 @@ function runWorker() {
             const k = Number(buffer.slice(start + 12, kEnd));
             count++;
             totals.events++;
+            if (lastK === 0 && k > 1) totals.skippedBeforeFirst += k - 1;
             if (k <= lastK) totals.duplicates++;
             else { if (k > lastK + 1) totals.gaps += k - lastK - 1; lastK = k; }
             const t = buffer.lastIndexOf(' t=', index);
@@ -171,6 +177,7 @@ function runWorker() {
   }
 
   function connectMore() {
+    if (firstAttemptAt === null) firstAttemptAt = now();
     while (pending < options.connectConcurrency && next < mine.length) startClient(mine[next++]);
   }
 
@@ -181,7 +188,7 @@ function runWorker() {
     if (message.type === 'close') for (const req of requests) req.destroy();
     if (message.type === 'finish') finish();
   });
-  if (mine.length === 0) { process.send({ type: 'connected', at: now() }); finish(); return; }
+  if (mine.length === 0) { process.send({ type: 'connected', at: now(), firstAttemptAt: null }); finish(); return; }
   connectMore();
 }
 
@@ -194,12 +201,14 @@ function runParent() {
   const histogram = new Uint32Array(BINS);
   const merged = {
     clients: options.clients, connected: 0, failed: 0, errors: {}, events: 0, measured: 0,
-    duplicates: 0, gaps: 0, statusNot200: 0,
+    duplicates: 0, gaps: 0, skippedBeforeFirst: 0, statusNot200: 0,
   };
   const clientEvents = [];
   let connectedCount = 0;
   let doneCount = 0;
   let connectSeconds = null;
+  let rampSeconds = null;
+  let firstAttemptAt = Infinity;
   let timedOut = false;
 
   // A worker whose streams all ended on their own may be gone before the others connect.
@@ -219,9 +228,11 @@ function runParent() {
     worker.on('message', (message) => {
       if (message.type === 'connected') {
         connectedCount++;
+        if (message.firstAttemptAt !== null) firstAttemptAt = Math.min(firstAttemptAt, message.firstAttemptAt);
         if (connectedCount === options.workers) {
           const at = now();
           connectSeconds = (at - startedAt) / 1000;
+          if (firstAttemptAt !== Infinity) rampSeconds = (at - firstAttemptAt) / 1000;
           // Whole milliseconds, like the stamps: an event stamped in this millisecond or later counts.
           for (const w of workers) tell(w, { type: 'measureFrom', at: Math.ceil(at) });
           if (options.readyFile) require('fs').writeFileSync(options.readyFile, `${Date.now()}\n`);
@@ -231,7 +242,7 @@ function runParent() {
         }
       } else if (message.type === 'done') {
         const t = message.totals;
-        for (const key of ['connected', 'failed', 'events', 'measured', 'duplicates', 'gaps', 'statusNot200']) merged[key] += t[key];
+        for (const key of ['connected', 'failed', 'events', 'measured', 'duplicates', 'gaps', 'skippedBeforeFirst', 'statusNot200']) merged[key] += t[key];
         for (const [reason, n] of Object.entries(t.errors)) merged.errors[reason] = (merged.errors[reason] || 0) + n;
         for (const n of t.clientEvents) clientEvents.push(n);
         for (let j = 0; j < message.bins.length; j += 2) histogram[message.bins[j]] += message.bins[j + 1];
@@ -261,6 +272,7 @@ function runParent() {
       eventsPerClient: { min: clientEvents[0] ?? null, max: clientEvents[clientEvents.length - 1] ?? null },
       latencyMs: { p50: percentile(50), p90: percentile(90), p99: percentile(99), p999: percentile(99.9), max: percentile(100) },
       connectSeconds,
+      rampSeconds,
       wallSeconds: (now() - startedAt) / 1000,
     };
     console.log(JSON.stringify(result));
