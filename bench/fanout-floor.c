@@ -94,13 +94,17 @@ static void add_fd(struct loop *l, int fd, int kind) {
   epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
-/* One write per client; backwards, so a dropped client's swap-remove moves a done one. */
+/* One write per client; backwards, so a dropped client's swap-remove moves a done one. A
+ * client whose write would block (or was partial) is dropped and counted; one that failed
+ * (it closed, and the read that says so has not come yet) is only closed. */
 static void send_to_clients(struct loop *l, int ci, const char *data, size_t len, int last) {
   struct list *c = &convs[ci].clients[l->index];
   for (int i = c->n - 1; i >= 0; i--) {
     int fd = c->fds[i];
-    if (write(fd, data, len) != (ssize_t)len) { atomic_fetch_add(&dropped, 1); close_later(l, fd); }
-    else if (last) close_later(l, fd);
+    ssize_t w = write(fd, data, len);
+    if (w == (ssize_t)len && !last) continue;
+    if (w >= 0 ? w != (ssize_t)len : errno == EAGAIN) atomic_fetch_add(&dropped, 1);
+    close_later(l, fd);
   }
 }
 
@@ -231,9 +235,7 @@ static void join(struct loop *l, int fd, const char *id, const char *target) {
   }
   pthread_mutex_unlock(&conv_lock);
   if (ci < 0) { refuse(l, fd, "502 Bad Gateway"); return; }
-  if (write(fd, RESPONSE_HEAD, sizeof RESPONSE_HEAD - 1) != sizeof RESPONSE_HEAD - 1) {
-    atomic_fetch_add(&dropped, 1); close_later(l, fd); return;
-  }
+  if (write(fd, RESPONSE_HEAD, sizeof RESPONSE_HEAD - 1) != sizeof RESPONSE_HEAD - 1) { close_later(l, fd); return; }
   struct list *c = &convs[ci].clients[l->index];
   if (c->n == c->cap) {
     int cap = c->cap ? c->cap * 2 : 64;
