@@ -66,7 +66,8 @@
 # SCENARIOS and TARGETS (space-separated) run a subset (SCENARIOS=shared9k TARGETS="nginx relay"),
 # RELAY_BIN runs that relay binary instead of building one (to compare two builds),
 # BENCH_OUT (default a new /tmp/sse-relay-bench.XXXX) keeps every raw output, PERF=1 records
-# `perf record -g` of the relay during each stream scenario into $BENCH_OUT/perf-NAME.data.
+# `perf record -g` of the relay during each stream scenario (the storm: during the burst) into
+# $BENCH_OUT/perf-NAME.data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -403,12 +404,19 @@ scenario_storm() {
   local first=$!; started+=("$first")
   for _ in $(seq 150); do [ -e "$first_ready" ] && break; kill -0 "$first" 2>/dev/null || break; sleep 0.1; done
   sleep 1.5 # the conversation streams: one event has gone by
+  local perf_pid=
+  if [ -n "${PERF:-}" ] && [ "$target" = relay ]; then # the burst only
+    perf record -g -F 499 -p "$proxy_pid" -o "$out/perf-storm.data" >/dev/null 2>"$out/perf-storm.log" &
+    perf_pid=$!; started+=("$perf_pid")
+    sleep 0.5
+  fi
   cpu0=$(cpu_ticks)
   node bench/sseload.js --url "$url" --clients "$storm_clients" --prefix "$prefix" --connect-concurrency 1000 \
     --hold-ms 1000 --timeout-s 120 --ready-file "$ready" >"$file" 2>>"$out/sseload.err" &
   local pid=$!; started+=("$pid")
   for _ in $(seq 12000); do [ -e "$ready" ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.01; done
   cpu_ready=$(cpu_ticks)
+  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; forget "$perf_pid"; fi
   wait "$pid" || echo "sseload storm-$target exited $?" >&2
   forget "$pid"
   cpu1=$(cpu_ticks)
