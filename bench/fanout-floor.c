@@ -22,7 +22,8 @@
  * ending ends its clients' streams (`0\r\n\r\n`). Counters go to stderr on exit.
  *
  * Not a product: HTTP/1.1 GET only, no keep-alive after a stream, the upstream connect is
- * blocking (loopback), a conversation slot is never reused (MAX_CONV per process).
+ * blocking (loopback), an upstream stays open after its last client left, and a conversation
+ * slot is never reused (MAX_CONV per process).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
