@@ -25,7 +25,7 @@ extension ProxyHandler {
             request: head,
             upstreamHead: ProxyHeaderPolicy.upstreamRequestHead(
                 for: head, clientAddress: self.clientAddress, upgrade: upgrade,
-                upstreamHost: self.settings.upstream.url.hostHeader),
+                upstreamHost: self.settings.upstreamHostHeader),
             upgrade: upgrade,
             startTime: .now()
         )
@@ -41,7 +41,9 @@ extension ProxyHandler {
             return self.refuseOversizedBody(of: exchange)
         }
 
-        if head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+        if head.headers.contains(name: "expect"),
+            head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" })
+        {
             // The relay reads the body itself, so it tells the client to go ahead at once.
             context.writeAndFlush(
                 self.wrapOutboundOut(.head(.init(version: head.version, status: .continue))), promise: nil)

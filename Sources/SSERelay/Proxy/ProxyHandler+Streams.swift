@@ -16,7 +16,7 @@ extension ProxyHandler {
         let upstream = GenerationUpstreamRequest(
             pool: self.pool, responseTimeoutSeconds: self.settings.upstream.responseTimeoutSeconds,
             clientRequest: request, target: target.upstreamTarget, clientAddress: self.clientAddress,
-            upstreamHost: self.settings.upstream.url.hostHeader)
+            upstreamHost: self.settings.upstreamHostHeader)
         let admission = self.registry.resolve(
             key: key, route: route, lastEventID: request.headers.first(name: "last-event-id"), client: client,
             eventLoop: context.eventLoop, upstream: upstream)

@@ -15,46 +15,49 @@ public enum HopByHopHeaders {
 
     /// Removes every hop-by-hop header from `headers`.
     ///
-    /// In place and only what is present: this runs twice per proxied request (its headers
-    /// and the response's), and most messages carry at most `Connection` and `Keep-Alive`.
+    /// This runs twice per proxied request (its headers and the response's), and most
+    /// messages carry at most `Connection` and `Keep-Alive`: so one pass over the headers
+    /// finds what is present, comparing bytes in place, and `headers` is touched (its storage
+    /// copied, when shared) only when something is to go.
     public static func remove(from headers: inout HTTPHeaders) {
-        var nominated: [String] = []
-        if headers.contains(name: "connection") {
-            for token in headers[canonicalForm: "connection"] {
-                let name = token.lowercased()
-                if !self.nominationProof.contains(name) {
-                    nominated.append(name)
+        var present: [String] = []
+        for (name, value) in headers where Self.isFixedHopByHop(name) || HeaderBytes.name(name, hasPrefix: "proxy-") {
+            present.append(name)
+            if HeaderBytes.name(name, is: "connection") {
+                HeaderBytes.forEachListElement(in: value) { token in
+                    // The usual tokens, `keep-alive` (in the fixed set already) and `close`,
+                    // cost no lowercased copy.
+                    if Self.isFixedHopByHop(token) { return }
+                    let nominated = HeaderBytes.name(token, is: "close") ? "close" : token.lowercased()
+                    if !Self.nominationProof.contains(nominated) {
+                        present.append(nominated)
+                    }
                 }
             }
         }
-        let proxyHeaders = headers.compactMap { name, _ in Self.hasProxyPrefix(name) ? name : nil }
-        Self.remove(self.names, from: &headers)
-        Self.remove(nominated, from: &headers)
-        Self.remove(proxyHeaders, from: &headers)
-    }
-
-    /// Removes the headers named `names`, touching `headers` (and copying their storage, when
-    /// shared) only for a name that is present.
-    private static func remove(_ names: [String], from headers: inout HTTPHeaders) {
-        for name in names where headers.contains(name: name) {
+        for name in present where headers.contains(name: name) {
             headers.remove(name: name)
         }
     }
 
-    /// Whether `name` starts with `proxy-`, in any case, without making a lowercased copy.
-    private static func hasProxyPrefix(_ name: String) -> Bool {
-        let prefix = "proxy-".utf8
-        guard name.utf8.count >= prefix.count else { return false }
-        return zip(name.utf8, prefix).allSatisfy { byte, expected in
-            let lowercased = (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 : byte
-            return lowercased == expected
+    /// Whether `name` is one of ``names``, in any case.
+    static func isFixedHopByHop(_ name: some StringProtocol) -> Bool {
+        switch name.utf8.count {
+        case 2: HeaderBytes.name(name, is: "te")
+        case 7: HeaderBytes.name(name, is: "trailer") || HeaderBytes.name(name, is: "upgrade")
+        case 10: HeaderBytes.name(name, is: "connection") || HeaderBytes.name(name, is: "keep-alive")
+        case 17: HeaderBytes.name(name, is: "transfer-encoding")
+        default: false
         }
     }
 
     /// The value of the `Upgrade` header when the request asks for a protocol switch
     /// (`Connection: upgrade` and an `Upgrade` header), or `nil`.
     public static func requestedUpgrade(in headers: HTTPHeaders) -> String? {
-        guard headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "upgrade" }) else {
+        // Most requests carry no `Upgrade`: that answers without splitting `Connection`.
+        guard headers.contains(name: "upgrade"),
+            headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "upgrade" })
+        else {
             return nil
         }
         let upgrade = headers["upgrade"].joined(separator: ", ")

@@ -27,22 +27,36 @@ public enum ProxyHeaderPolicy {
         upstreamHost: String? = nil
     ) -> HTTPRequestHead {
         var headers = request.headers
-        if let upstreamHost, !headers.contains(name: "host") {
-            headers.add(name: "Host", value: upstreamHost)
-        }
         let isChunked =
             headers.contains(name: "transfer-encoding")
             && headers[canonicalForm: "transfer-encoding"].contains { $0.lowercased() == "chunked" }
         HopByHopHeaders.remove(from: &headers)
-        headers.remove(name: "expect")
+        // One pass over what is left for the headers whose presence decides what is added or
+        // removed below.
+        var hasHost = false
+        var hasExpect = false
+        var hasForwardedProto = false
+        var hasForwardedHost = false
+        for (name, _) in headers {
+            hasHost = hasHost || HeaderBytes.name(name, is: "host")
+            hasExpect = hasExpect || HeaderBytes.name(name, is: "expect")
+            hasForwardedProto = hasForwardedProto || HeaderBytes.name(name, is: "x-forwarded-proto")
+            hasForwardedHost = hasForwardedHost || HeaderBytes.name(name, is: "x-forwarded-host")
+        }
+        if let upstreamHost, !hasHost {
+            headers.add(name: "Host", value: upstreamHost)
+        }
+        if hasExpect {
+            headers.remove(name: "expect")
+        }
 
         if let clientAddress {
             self.append(clientAddress, toList: "X-Forwarded-For", in: &headers)
         }
-        if !headers.contains(name: "x-forwarded-proto") {
+        if !hasForwardedProto {
             headers.add(name: "X-Forwarded-Proto", value: "http")
         }
-        if !headers.contains(name: "x-forwarded-host"), let host = headers.first(name: "host") {
+        if !hasForwardedHost, let host = headers.first(name: "host") {
             headers.add(name: "X-Forwarded-Host", value: host)
         }
         self.appendVia(to: &headers, receivedVersion: request.version)
@@ -119,14 +133,29 @@ public enum ProxyHeaderPolicy {
         if !request.uri.hasPrefix("/"), !(request.method == .OPTIONS && request.uri == "*") {
             return (.badRequest, "only origin-form request targets (/path) are served")
         }
-        let codings = request.headers[canonicalForm: "transfer-encoding"].map { $0.lowercased() }
-        if !codings.isEmpty, codings != ["chunked"] {
-            return (.notImplemented, "transfer codings other than chunked are not supported")
+        // One pass over the headers for what the rules below need.
+        var hosts = 0
+        var hasTransferEncoding = false
+        var hasNonUTF8 = false
+        for (name, value) in request.headers {
+            if HeaderBytes.name(name, is: "host") {
+                hosts += 1
+            } else if HeaderBytes.name(name, is: "transfer-encoding") {
+                hasTransferEncoding = true
+            }
+            hasNonUTF8 =
+                hasNonUTF8 || HeaderBytes.containsReplacementCharacter(name)
+                || HeaderBytes.containsReplacementCharacter(value)
         }
-        if request.headers.contains(where: { $0.name.contains("\u{FFFD}") || $0.value.contains("\u{FFFD}") }) {
+        if hasTransferEncoding {
+            let codings = request.headers[canonicalForm: "transfer-encoding"].map { $0.lowercased() }
+            if !codings.isEmpty, codings != ["chunked"] {
+                return (.notImplemented, "transfer codings other than chunked are not supported")
+            }
+        }
+        if hasNonUTF8 {
             return (.badRequest, "a header holds bytes that are not UTF-8")
         }
-        let hosts = request.headers["host"].count
         if hosts > 1 {
             return (.badRequest, "more than one Host header")
         }

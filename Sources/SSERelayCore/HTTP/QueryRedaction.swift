@@ -38,26 +38,33 @@ public struct QueryRedaction: Sendable, Hashable {
     }
 
     /// The redacted query, or `nil` when no parameter needs it (the common case: no copy).
+    ///
+    /// Every request target a log line or a stream key shows passes here, so it works on the
+    /// query's bytes in place (no `Character` iteration, no lowercased copy of a name that
+    /// cannot match), and joins a new string only when a parameter is hidden.
     private func redactedOrNil(query: Substring) -> String? {
         guard !self.names.isEmpty, !query.isEmpty else { return nil }
-        var pieces: [Substring] = []
-        var changed = false
-        for parameter in query.split(separator: "&", omittingEmptySubsequences: false) {
-            guard let equals = parameter.firstIndex(of: "="), parameter.index(after: equals) != parameter.endIndex,
-                self.names.contains(Self.comparableName(parameter[..<equals]))
-            else {
-                pieces.append(parameter)
-                continue
+        let parameters = query.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: false)
+        guard parameters.contains(where: self.hidesValue) else { return nil }
+        return parameters.map { parameter in
+            guard self.hidesValue(of: parameter), let equals = parameter.firstIndex(of: UInt8(ascii: "=")) else {
+                return Substring(parameter)
             }
-            pieces.append(parameter[...equals] + HeaderRedaction.placeholder[...])
-            changed = true
-        }
-        return changed ? pieces.joined(separator: "&") : nil
+            return Substring(parameter[...equals]) + HeaderRedaction.placeholder[...]
+        }.joined(separator: "&")
+    }
+
+    /// Whether `parameter` (`name=value`) has a value and a name in ``names``.
+    private func hidesValue(of parameter: Substring.UTF8View) -> Bool {
+        guard let equals = parameter.firstIndex(of: UInt8(ascii: "=")),
+            parameter.index(after: equals) != parameter.endIndex
+        else { return false }
+        return self.names.contains(Self.comparableName(Substring(parameter[..<equals])))
     }
 
     /// The name as a backend reads it: percent-decoded (so `%74oken` is `token`), lowercased.
     private static func comparableName(_ name: Substring) -> String {
-        guard name.contains("%") else { return name.lowercased() }
+        guard name.utf8.contains(UInt8(ascii: "%")) else { return name.lowercased() }
         let bytes = Array(name.utf8)
         var decoded: [UInt8] = []
         var index = 0

@@ -204,23 +204,41 @@ public struct StreamKey: Sendable, Hashable, CustomStringConvertible {
         var hasher = SHA256()
         var keyHeaders: [Header] = []
         keyHeaders.reserveCapacity(headers.count)
+        // Each piece is assembled in one reused buffer: every stream request makes a key.
+        var piece: [UInt8] = []
         for (name, values) in headers {
             var own = SHA256()
-            let prefix = Array("\(name.utf8.count):\(name)\(values.count);".utf8)
-            hasher.update(data: prefix)
-            own.update(data: prefix)
+            piece.removeAll(keepingCapacity: true)
+            piece.append(contentsOf: String(name.utf8.count).utf8)
+            piece.append(UInt8(ascii: ":"))
+            piece.append(contentsOf: name.utf8)
+            piece.append(contentsOf: String(values.count).utf8)
+            piece.append(UInt8(ascii: ";"))
+            hasher.update(data: piece)
+            own.update(data: piece)
             for value in values {
-                let piece = Array("\(value.utf8.count):\(value)".utf8)
+                piece.removeAll(keepingCapacity: true)
+                piece.append(contentsOf: String(value.utf8.count).utf8)
+                piece.append(UInt8(ascii: ":"))
+                piece.append(contentsOf: value.utf8)
                 hasher.update(data: piece)
                 own.update(data: piece)
             }
             keyHeaders.append(Header(name: name, valuesDigest: ValuesDigest(own.finalize())))
         }
-        let hex = hasher.finalize().map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
-        return (hex, keyHeaders)
+        return (Self.hex(hasher.finalize()), keyHeaders)
+    }
+
+    /// Lowercase hexadecimal, two digits a byte.
+    private static func hex(_ digest: SHA256Digest) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(SHA256Digest.byteCount * 2)
+        for byte in digest {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     public var description: String {

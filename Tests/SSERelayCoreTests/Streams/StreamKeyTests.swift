@@ -109,6 +109,15 @@ struct StreamKeyTests {
 
     // MARK: Vary digest
 
+    @Test("The digest is SHA-256 over each name and value, length-prefixed, as documented")
+    func digestConstruction() {
+        // Python: h = sha256(); for n, vs in [("authorization", ["Bearer a"]), ("cookie", ["s=1", "t=2"])]:
+        //   h.update(f"{len(n)}:{n}{len(vs)};".encode()); [h.update(f"{len(v)}:{v}".encode()) for v in vs]
+        let (digest, headers) = StreamKey.digest(of: [("authorization", ["Bearer a"]), ("cookie", ["s=1", "t=2"])])
+        #expect(digest == "4308db7c4870b977c890ed052fbcb7dbe67576f5a1694e4dc36e5a9421f506f9")
+        #expect(headers.map(\.name) == ["authorization", "cookie"])
+    }
+
     @Test("The digest is 64 lowercase hex digits", arguments: [HTTPHeaders(), credentials])
     func digestShape(headers: HTTPHeaders) throws {
         let digest = try Self.digest(headers)
