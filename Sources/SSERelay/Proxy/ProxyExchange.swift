@@ -12,8 +12,6 @@ import SSERelayCore
 final class ProxyExchange {
     /// The request as the client sent it.
     let request: HTTPRequestHead
-    /// The request as it is sent upstream, when it is passed through.
-    let upstreamHead: HTTPRequestHead
     /// The protocol the client asked to switch to, when it sent `Upgrade`.
     let upgrade: String?
 
@@ -38,9 +36,8 @@ final class ProxyExchange {
     /// What the access log and the metrics say of the exchange.
     var record: ExchangeRecord
 
-    init(request: HTTPRequestHead, upstreamHead: HTTPRequestHead, upgrade: String?, startTime: NIODeadline) {
+    init(request: HTTPRequestHead, upgrade: String?, startTime: NIODeadline) {
         self.request = request
-        self.upstreamHead = upstreamHead
         self.upgrade = upgrade
         self.upload = RequestUpload(startTime: startTime)
         self.record = ExchangeRecord(startTime: startTime)

@@ -21,14 +21,7 @@ extension ProxyHandler {
         }
         let upgrade: String?
         if case .passThrough(let requested) = plan { upgrade = requested } else { upgrade = nil }
-        let exchange = ProxyExchange(
-            request: head,
-            upstreamHead: ProxyHeaderPolicy.upstreamRequestHead(
-                for: head, clientAddress: self.clientAddress, upgrade: upgrade,
-                upstreamHost: self.settings.upstreamHostHeader),
-            upgrade: upgrade,
-            startTime: .now()
-        )
+        let exchange = ProxyExchange(request: head, upgrade: upgrade, startTime: .now())
         self.exchange = exchange
         if self.settings.logHeaders {
             self.logger.info("request headers", metadata: .redactedHeaders(head.headers))

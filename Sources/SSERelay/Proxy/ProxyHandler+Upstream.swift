@@ -19,7 +19,11 @@ extension ProxyHandler: UpstreamResponseReceiver {
                     return
                 }
                 exchange.connection = connection
-                connection.begin(exchange.upstreamHead, for: self)
+                // Made here, not with the exchange: a stream request never needs it.
+                let upstreamHead = ProxyHeaderPolicy.upstreamRequestHead(
+                    for: exchange.request, clientAddress: self.clientAddress, upgrade: exchange.upgrade,
+                    upstreamHost: self.settings.upstreamHostHeader)
+                connection.begin(upstreamHead, for: self)
                 while let part = exchange.upload.pendingParts.popFirst() {
                     connection.write(part)
                 }
