@@ -14,17 +14,16 @@ import Testing
 /// the browser close the `EventSource` for good.
 ///
 /// Serialized: each test runs a browser, and two at once on a small CI machine only make both
-/// slower. Skipped, with the reason in the test output, where there is no Chromium, unless
-/// `SSE_RELAY_REQUIRE_BROWSER=1` (as in CI) makes that a failure; see
-/// ``HeadlessChromium/testsRun``.
+/// slower. They run in a `swift test` of their own, with `SSE_RELAY_BROWSER_TESTS=1` (as
+/// `.ci/run` does), and are skipped otherwise, with how to run them in the test output; see
+/// ``HeadlessChromium/runVariable`` for why.
 @Suite(
     "Browser end to end", .serialized, .timeLimit(.minutes(1)),
     .enabled(
         if: HeadlessChromium.testsRun,
         """
-        no headless Chromium: no `chromium` or `chromium-browser` on PATH and no $CHROMIUM; install it \
-        (`apt-get install -y --no-install-recommends chromium`), or set SSE_RELAY_REQUIRE_BROWSER=1 to make \
-        its absence a failure
+        the browser tests run on their own, beside nothing that a browser's load could slow down: \
+        SSE_RELAY_BROWSER_TESTS=1 swift test --filter BrowserEndToEndTests (needs `chromium`)
         """))
 struct BrowserEndToEndTests {
     /// What `chat.html` shows once its `EventSource` is closed.
