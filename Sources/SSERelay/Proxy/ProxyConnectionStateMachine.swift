@@ -88,8 +88,9 @@ struct ProxyConnectionStateMachine {
     /// response in flight.
     private(set) var isQuiescing = false
     private var readGate = ReadGate()
-    /// Parts of the next requests, read while a response was still going out.
-    private var pipelined = CircularBuffer<HTTPServerRequestPart>()
+    /// Parts of the next requests, read while a response was still going out. Starts with
+    /// room for one and grows: few clients pipeline, and every open connection holds it.
+    private var pipelined = CircularBuffer<HTTPServerRequestPart>(initialCapacity: 1)
 
     /// Whether the connection serves a request and has not written its response head yet.
     var isAwaitingResponse: Bool {

@@ -4,8 +4,9 @@ import NIOHTTP1
 /// A request body on its way from the client to the upstream: what arrived, when, and what
 /// waits for an upstream connection.
 struct RequestUpload {
-    /// Request parts read before a connection was attached, sent once it is.
-    var pendingParts = CircularBuffer<HTTPClientRequestPart>()
+    /// Request parts read before a connection was attached, sent once it is. Starts with room
+    /// for one and grows: most requests have no body, and a stream holds its exchange for hours.
+    var pendingParts = CircularBuffer<HTTPClientRequestPart>(initialCapacity: 1)
     /// Whether the body is being read into ``pendingParts`` before an upstream connection is
     /// taken (`limits.requestBodyBufferBytes`): a slow upload then holds only its own client
     /// connection.

@@ -55,7 +55,8 @@ final class Generation: Sendable {
     let eventLoop: any EventLoop
     let createdAt = NIODeadline.now()
     let writer: EventStreamWriter
-    let logger: Logger
+    /// The relay's logger; ``logger`` adds this generation's token.
+    private let baseLogger: Logger
     private let state: NIOLockedValueBox<State>
     private let registry: StreamRegistry
 
@@ -70,9 +71,7 @@ final class Generation: Sendable {
         self.eventLoop = eventLoop
         self.registry = registry
         self.writer = EventStreamWriter(dropsUpstreamRetry: route.retryMs != nil)
-        var logger = logger
-        logger[metadataKey: "generation"] = "\(self.token)"
-        self.logger = logger
+        self.baseLogger = logger
         self.state = NIOLockedValueBox(
             State(
                 machine: GenerationStateMachine(
@@ -80,6 +79,15 @@ final class Generation: Sendable {
                 log: ReplayBuffer(maxEvents: route.replay.maxEvents, maxBytes: route.replay.maxBytes)
             )
         )
+    }
+
+    /// The logger for this generation's lines, which carry its token. Made when a line is
+    /// logged, which is rare, rather than kept: a copy with metadata costs every idle stream a
+    /// few hundred bytes.
+    var logger: Logger {
+        var logger = self.baseLogger
+        logger[metadataKey: "generation"] = "\(self.token)"
+        return logger
     }
 
     // MARK: Reading, for subscribers and the registry

@@ -16,7 +16,9 @@ final class GenerationUpstream: UpstreamResponseReceiver {
 
     private let generation: Generation
     private let pool: UpstreamConnectionPool
-    private let requestHead: HTTPRequestHead
+    /// The request to send, let go once it is written: a stream can live for hours, and its
+    /// headers (cookies, tokens) are the largest part of an idle one.
+    private var requestHead: HTTPRequestHead?
     private let responseTimeoutSeconds: Double
     private var parser: EventStreamParser
     private var connection: UpstreamConnection?
@@ -56,8 +58,10 @@ final class GenerationUpstream: UpstreamResponseReceiver {
                     self.pool.release(connection)
                     return
                 }
+                guard let requestHead = self.requestHead else { return }
+                self.requestHead = nil
                 self.connection = connection
-                connection.begin(self.requestHead, for: self)
+                connection.begin(requestHead, for: self)
                 connection.write(.end(nil))
                 connection.flush()
             case .failure(let error):
@@ -71,6 +75,7 @@ final class GenerationUpstream: UpstreamResponseReceiver {
     private func markDone() {
         self.isDone = true
         self.responseTimer?.cancel()
+        self.responseTimer = nil
         self.generation.upstreamCanceller.withLockedValue { $0 = nil }
     }
 
@@ -102,6 +107,7 @@ final class GenerationUpstream: UpstreamResponseReceiver {
 
     func upstream(_ connection: UpstreamConnection, didReceiveHead head: HTTPResponseHead) {
         self.responseTimer?.cancel()
+        self.responseTimer = nil
         let contentType = head.headers.first(name: "content-type")?.lowercased() ?? ""
         if head.status == .ok, contentType.hasPrefix("text/event-stream") {
             self.isStreaming = true

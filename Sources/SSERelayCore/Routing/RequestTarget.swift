@@ -48,6 +48,21 @@ public struct RequestTarget: Sendable, Hashable {
         if !query.utf8.contains(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "%") }) {
             return String(query)
         }
+        guard query.utf8.contains(UInt8(ascii: "%")) else {
+            // Nothing to normalise: sort the parameters where they lie and join them once.
+            let parameters = query.utf8.split(separator: UInt8(ascii: "&")).enumerated().sorted { left, right in
+                let (leftName, rightName) = (Self.name(of: left.element), Self.name(of: right.element))
+                return leftName.lexicographicallyPrecedes(rightName)
+                    || (leftName.elementsEqual(rightName) && left.offset < right.offset)
+            }
+            var canonical = ""
+            canonical.reserveCapacity(query.utf8.count)
+            for (position, parameter) in parameters.enumerated() {
+                if position > 0 { canonical.append("&") }
+                canonical.append(contentsOf: Substring(parameter.element))
+            }
+            return canonical
+        }
         let parameters = query.utf8.split(separator: UInt8(ascii: "&")).map { Self.percentNormalized(Array($0)) }
         let named = parameters.enumerated().map { index, bytes in
             (name: bytes.prefix { $0 != UInt8(ascii: "=") }, index: index, bytes: bytes)
@@ -56,6 +71,11 @@ public struct RequestTarget: Sendable, Hashable {
             left.name.lexicographicallyPrecedes(right.name) || (left.name == right.name && left.index < right.index)
         }
         return String(decoding: Array(sorted.map(\.bytes).joined(separator: [UInt8(ascii: "&")])), as: UTF8.self)
+    }
+
+    /// A query parameter's name: its bytes up to the first `=`.
+    private static func name(of parameter: Substring.UTF8View) -> Substring.UTF8View {
+        parameter.prefix { $0 != UInt8(ascii: "=") }
     }
 
     // MARK: Path

@@ -59,14 +59,16 @@ public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
         var remaining = path.dropFirst()
         for (index, segment) in self.segments.enumerated() {
             let isLast = index == self.segments.count - 1
-            let end = remaining.firstIndex(of: "/") ?? remaining.endIndex
+            // Bytes, not `Character`s: a path is matched as it goes over the wire, and a
+            // separator is a `/` byte whatever follows it.
+            let end = remaining.utf8.firstIndex(of: UInt8(ascii: "/")) ?? remaining.endIndex
             let piece = remaining[..<end]
             if isLast ? end != remaining.endIndex : end == remaining.endIndex {
                 return nil
             }
             switch segment {
             case .literal(let literal):
-                guard piece == literal else { return nil }
+                guard piece.utf8.elementsEqual(literal.utf8) else { return nil }
             case .parameter(let name):
                 guard !piece.isEmpty else { return nil }
                 captures.append((name, String(piece)))
