@@ -54,11 +54,11 @@ final class GenerationUpstream: UpstreamResponseReceiver {
         self.pool.acquireForStream { result in
             switch result {
             case .success(let connection):
-                guard !self.isDone else {
+                // The request head is there until it is sent, and `start` sends it once.
+                guard !self.isDone, let requestHead = self.requestHead else {
                     self.pool.release(connection)
                     return
                 }
-                guard let requestHead = self.requestHead else { return }
                 self.requestHead = nil
                 self.connection = connection
                 connection.begin(requestHead, for: self)
