@@ -48,34 +48,29 @@ public struct RequestTarget: Sendable, Hashable {
         if !query.utf8.contains(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "%") }) {
             return String(query)
         }
+        let parameters = query.utf8.split(separator: UInt8(ascii: "&"))
         guard query.utf8.contains(UInt8(ascii: "%")) else {
-            // Nothing to normalise: sort the parameters where they lie and join them once.
-            let parameters = query.utf8.split(separator: UInt8(ascii: "&")).enumerated().sorted { left, right in
-                let (leftName, rightName) = (Self.name(of: left.element), Self.name(of: right.element))
-                return leftName.lexicographicallyPrecedes(rightName)
-                    || (leftName.elementsEqual(rightName) && left.offset < right.offset)
-            }
-            var canonical = ""
-            canonical.reserveCapacity(query.utf8.count)
-            for (position, parameter) in parameters.enumerated() {
-                if position > 0 { canonical.append("&") }
-                canonical.append(contentsOf: Substring(parameter.element))
-            }
-            return canonical
+            // Nothing to normalise: the parameters are sorted where they lie.
+            return Self.joined(Self.sortedByName(parameters))
         }
-        let parameters = query.utf8.split(separator: UInt8(ascii: "&")).map { Self.percentNormalized(Array($0)) }
-        let named = parameters.enumerated().map { index, bytes in
-            (name: bytes.prefix { $0 != UInt8(ascii: "=") }, index: index, bytes: bytes)
-        }
-        let sorted = named.sorted { left, right in
-            left.name.lexicographicallyPrecedes(right.name) || (left.name == right.name && left.index < right.index)
-        }
-        return String(decoding: Array(sorted.map(\.bytes).joined(separator: [UInt8(ascii: "&")])), as: UTF8.self)
+        return Self.joined(Self.sortedByName(parameters.map { Self.percentNormalized(Array($0)) }))
     }
 
-    /// A query parameter's name: its bytes up to the first `=`.
-    private static func name(of parameter: Substring.UTF8View) -> Substring.UTF8View {
-        parameter.prefix { $0 != UInt8(ascii: "=") }
+    /// `parameters` sorted by name (the bytes up to the first `=`), stably.
+    private static func sortedByName<Parameter: Collection<UInt8>>(_ parameters: [Parameter]) -> [Parameter] {
+        func name(_ parameter: Parameter) -> Parameter.SubSequence {
+            parameter.prefix { $0 != UInt8(ascii: "=") }
+        }
+        return parameters.enumerated().sorted { left, right in
+            let (leftName, rightName) = (name(left.element), name(right.element))
+            return leftName.lexicographicallyPrecedes(rightName)
+                || (leftName.elementsEqual(rightName) && left.offset < right.offset)
+        }.map(\.element)
+    }
+
+    /// `parameters` joined with `&`.
+    private static func joined(_ parameters: [some Collection<UInt8>]) -> String {
+        String(decoding: Array(parameters.joined(separator: [UInt8(ascii: "&")])), as: UTF8.self)
     }
 
     // MARK: Path

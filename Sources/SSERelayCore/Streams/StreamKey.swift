@@ -209,24 +209,27 @@ public struct StreamKey: Sendable, Hashable, CustomStringConvertible {
         for (name, values) in headers {
             var own = SHA256()
             piece.removeAll(keepingCapacity: true)
-            piece.append(contentsOf: String(name.utf8.count).utf8)
-            piece.append(UInt8(ascii: ":"))
-            piece.append(contentsOf: name.utf8)
+            Self.appendLengthPrefixed(name, to: &piece)
             piece.append(contentsOf: String(values.count).utf8)
             piece.append(UInt8(ascii: ";"))
             hasher.update(data: piece)
             own.update(data: piece)
             for value in values {
                 piece.removeAll(keepingCapacity: true)
-                piece.append(contentsOf: String(value.utf8.count).utf8)
-                piece.append(UInt8(ascii: ":"))
-                piece.append(contentsOf: value.utf8)
+                Self.appendLengthPrefixed(value, to: &piece)
                 hasher.update(data: piece)
                 own.update(data: piece)
             }
             keyHeaders.append(Header(name: name, valuesDigest: ValuesDigest(own.finalize())))
         }
         return (Self.hex(hasher.finalize()), keyHeaders)
+    }
+
+    /// Appends `text` as `<UTF-8 length>:<text>`.
+    private static func appendLengthPrefixed(_ text: String, to piece: inout [UInt8]) {
+        piece.append(contentsOf: String(text.utf8.count).utf8)
+        piece.append(UInt8(ascii: ":"))
+        piece.append(contentsOf: text.utf8)
     }
 
     /// Lowercase hexadecimal, two digits a byte.
