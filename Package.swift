@@ -32,6 +32,7 @@ let package = Package(
         .target(
             name: "SSERelayCore",
             dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

@@ -1,11 +1,10 @@
 import FuzzSupport
 import NIOCore
-import NIOEmbedded
 import NIOHTTP1
 import SSERelayCore
 
-/// Writes what the relay sends upstream for a request with the relay's upstream encoder
-/// (`HTTPRequestEncoder` without automatic framing, as `UpstreamConnectionPool` sets it up), and
+/// Writes what the relay sends upstream for a request as the relay's upstream encoder does (the
+/// head's `encoded(allocator:)`, then `MessageBodyEncoder`; see `FramedRequestEncoder`), and
 /// reads it back with an HTTP/1.1 request decoder standing in for the backend.
 ///
 /// Invariants:
@@ -83,31 +82,23 @@ enum UpstreamRoundTrip {
             "\(context()): the backend reads \(first.head.method) \(first.head.uri) \(seenHeaders)")
     }
 
-    /// The relay's upstream encoder: it frames nothing itself (`noAutomaticFraming`).
-    static var encoderConfiguration: HTTPRequestEncoder.Configuration {
-        var configuration = HTTPRequestEncoder.Configuration()
-        configuration.automaticallySetFramingHeaders = false
-        return configuration
-    }
-
     /// The bytes the relay's upstream connection writes for `upstream`.
     static func wire(_ upstream: RelayRequestModel.UpstreamRequest) -> ByteBuffer {
-        let channel = EmbeddedChannel(handler: HTTPRequestEncoder(configuration: self.encoderConfiguration))
-        defer { _ = try? channel.finish(acceptAlreadyClosed: true) }
-        var wire = ByteBuffer()
-        do {
-            try channel.writeOutbound(HTTPClientRequestPart.head(upstream.head))
-            for body in upstream.body {
-                try channel.writeOutbound(HTTPClientRequestPart.body(.byteBuffer(body)))
+        let allocator = ByteBufferAllocator()
+        var wire = upstream.head.encoded(allocator: allocator)
+        var body = MessageBodyEncoder()
+        body.begin(upstream.head)
+        let append: MessageBodyEncoder.Write = { piece, _ in
+            guard case .byteBuffer(var bytes) = piece else {
+                fatalError("harness: the body encoder wrote a file region")
             }
-            if upstream.isComplete {
-                try channel.writeOutbound(HTTPClientRequestPart.end(upstream.trailers))
-            }
-            while var chunk = try channel.readOutbound(as: ByteBuffer.self) {
-                wire.writeBuffer(&chunk)
-            }
-        } catch {
-            fatalError("harness: the request encoder failed: \(error)")
+            wire.writeBuffer(&bytes)
+        }
+        for part in upstream.body {
+            body.body(.byteBuffer(part), promise: nil, allocator: allocator, write: append)
+        }
+        if upstream.isComplete {
+            body.end(trailers: upstream.trailers, promise: nil, allocator: allocator, write: append)
         }
         return wire
     }

@@ -72,7 +72,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.context = context
         self.waitTimer = DeadlineTimer(eventLoop: context.eventLoop)
         self.responseTimer = DeadlineTimer(eventLoop: context.eventLoop)
-        self.encoderContext = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
+        self.encoderContext = try? context.pipeline.syncOperations.context(handlerType: FramedResponseEncoder.self)
         self.clientAddress = context.channel.remoteAddress?.ipAddress
         if context.channel.isActive {
             self.armWaitTimer(seconds: self.settings.limits.headerReadTimeoutSeconds)

@@ -183,7 +183,7 @@ public final class ProxyServer: Sendable {
         limits.maxHeaderListSize = settings.limits.maxHeaderBytes
         limits.maxHeaderFieldSize = settings.limits.maxHeaderBytes
         limits.maxHeaderFieldCount = settings.limits.maxHeaderCount
-        let encoder = HTTPResponseEncoder(configuration: .noAutomaticFraming)
+        let encoder = FramedResponseEncoder()
         let decoder = ByteToMessageHandler(
             HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes, limitConfiguration: limits)
         )
@@ -210,14 +210,5 @@ public final class ProxyServer: Sendable {
         }
         self.streams.cancelAll()
         await self.pools.shutdown()
-    }
-}
-
-extension HTTPResponseEncoder.Configuration {
-    /// The relay frames every response itself (see ``ResponseFraming``).
-    static var noAutomaticFraming: Self {
-        var configuration = Self()
-        configuration.automaticallySetFramingHeaders = false
-        return configuration
     }
 }

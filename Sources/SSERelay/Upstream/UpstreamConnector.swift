@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import SSERelayCore
 
 /// How an ``UpstreamConnectionPool`` opens a connection to the upstream: a channel whose
 /// pipeline ends in an ``UpstreamConnection`` behind the HTTP/1 client codec.
@@ -30,20 +31,11 @@ struct UpstreamConnector {
 
     /// Puts the HTTP/1 client codec and an ``UpstreamConnection`` on `channel`'s pipeline.
     static func installHandlers(on channel: any Channel) throws {
-        let encoder = HTTPRequestEncoder(configuration: .noAutomaticFraming)
+        let encoder = FramedRequestEncoder()
         // Write-observing: the decoder learns which requests were HEAD, whose responses carry
         // no body.
         let decoder = ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes))
         let connection = UpstreamConnection(codecHandlers: [encoder, decoder])
         try channel.pipeline.syncOperations.addHandlers([encoder, decoder, connection])
-    }
-}
-
-extension HTTPRequestEncoder.Configuration {
-    /// The relay frames every message itself (see ``ResponseFraming``).
-    static var noAutomaticFraming: Self {
-        var configuration = Self()
-        configuration.automaticallySetFramingHeaders = false
-        return configuration
     }
 }

@@ -40,7 +40,7 @@ struct ProxyHandlerTests {
             let pool = UpstreamConnectionPool(
                 eventLoop: self.loop, connector: connector, configuration: configuration.upstream, limit: 4,
                 streamLimit: 4)
-            let encoder = HTTPResponseEncoder(configuration: .noAutomaticFraming)
+            let encoder = FramedResponseEncoder()
             let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
             let handler = ProxyHandler(
                 settings: ProxySettingsStore(configuration), pool: pool, registry: self.registry,
