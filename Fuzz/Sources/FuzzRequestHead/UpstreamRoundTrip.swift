@@ -87,7 +87,7 @@ enum UpstreamRoundTrip {
         let allocator = ByteBufferAllocator()
         var wire = upstream.head.encoded(allocator: allocator)
         var body = MessageBodyEncoder()
-        body.begin(upstream.head)
+        body.begin(version: upstream.head.version, headers: upstream.head.headers)
         let append: MessageBodyEncoder.Write = { piece, _ in
             guard case .byteBuffer(var bytes) = piece else {
                 fatalError("harness: the body encoder wrote a file region")

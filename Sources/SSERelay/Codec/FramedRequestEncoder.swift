@@ -23,7 +23,7 @@ final class FramedRequestEncoder: ChannelOutboundHandler, RemovableChannelHandle
         let allocator = context.channel.allocator
         switch self.unwrapOutboundIn(data) {
         case .head(let head):
-            self.body.begin(head)
+            self.body.begin(version: head.version, headers: head.headers)
             context.write(self.wrapOutboundOut(.byteBuffer(head.encoded(allocator: allocator))), promise: promise)
         case .body(let part):
             self.body.body(part, promise: promise, allocator: allocator) { piece, promise in

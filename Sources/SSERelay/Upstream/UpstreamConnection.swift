@@ -21,6 +21,9 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The HTTP codec handlers in front of this one, removed when the connection becomes a tunnel.
     let codecHandlers: [any RemovableChannelHandler]
+    /// The decoder of the upstream's responses, told of every request head this connection
+    /// sends (see ``UpstreamResponseDecoder``).
+    private let responseDecoder: HTTPResponseDecoder
     /// The pool to tell when the connection closes; `nil` once detached for a tunnel.
     weak var pool: UpstreamConnectionPool?
     /// Whether the pool opened this connection for one stream (``UpstreamConnectionPool/acquireForStream(_:)``):
@@ -40,8 +43,9 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     /// How many requests this connection has started; above 1 it was reused from the pool.
     private(set) var requestCount = 0
 
-    init(codecHandlers: [any RemovableChannelHandler]) {
+    init(codecHandlers: [any RemovableChannelHandler], responseDecoder: HTTPResponseDecoder) {
         self.codecHandlers = codecHandlers
+        self.responseDecoder = responseDecoder
     }
 
     var channel: (any Channel)? { self.context?.channel }
@@ -76,6 +80,7 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         self.responseState = .awaitingHead
         self.requestComplete = false
         self.responseKeepAlive = false
+        self.responseDecoder.write(data: .head(head))
         self.context?.write(self.wrapOutboundOut(.head(head)), promise: nil)
     }
 

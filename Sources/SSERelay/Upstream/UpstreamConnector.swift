@@ -32,10 +32,11 @@ struct UpstreamConnector {
     /// Puts the HTTP/1 client codec and an ``UpstreamConnection`` on `channel`'s pipeline.
     static func installHandlers(on channel: any Channel) throws {
         let encoder = FramedRequestEncoder()
-        // Write-observing: the decoder learns which requests were HEAD, whose responses carry
-        // no body.
-        let decoder = ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes))
-        let connection = UpstreamConnection(codecHandlers: [encoder, decoder])
+        // The connection tells the response decoder of every request head it sends, so that it
+        // knows which requests were HEAD, whose responses carry no body.
+        let responseDecoder = HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes)
+        let decoder = ByteToMessageHandler(UpstreamResponseDecoder(responseDecoder: responseDecoder))
+        let connection = UpstreamConnection(codecHandlers: [encoder, decoder], responseDecoder: responseDecoder)
         try channel.pipeline.syncOperations.addHandlers([encoder, decoder, connection])
     }
 }

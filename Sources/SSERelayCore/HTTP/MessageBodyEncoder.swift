@@ -23,12 +23,12 @@ public struct MessageBodyEncoder: Sendable {
 
     public init() {}
 
-    /// Decides the framing of the body that follows `head`.
-    public mutating func begin(_ head: some HTTPEncodableHead) {
+    /// Decides the framing of the body that follows a head with `version` and `headers`.
+    public mutating func begin(version: HTTPVersion, headers: HTTPHeaders) {
         self.isChunked = false
-        guard head.version.major == 1, head.version.minor >= 1 else { return }
-        for (name, value) in head.headers where HeaderBytes.name(name, is: "transfer-encoding") {
-            self.isChunked = value == "chunked"
+        guard version.major == 1, version.minor >= 1 else { return }
+        for field in headers where HeaderBytes.name(field.name, is: "transfer-encoding") {
+            self.isChunked = field.value == "chunked"
             return
         }
     }
