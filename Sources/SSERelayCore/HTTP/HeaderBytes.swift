@@ -6,50 +6,52 @@
 enum HeaderBytes {
     /// Whether `name` is `lowercasedName` ignoring ASCII case; `lowercasedName` must be ASCII
     /// lowercase. Different lengths answer at once.
-    static func name(_ name: some StringProtocol, is lowercasedName: String) -> Bool {
-        let bytes = name.utf8
-        let expected = lowercasedName.utf8
-        guard bytes.count == expected.count else { return false }
-        let contiguous = bytes.withContiguousStorageIfAvailable { bytes in
-            expected.withContiguousStorageIfAvailable { expected in
-                Self.equalIgnoringCase(bytes, expected)
+    static func name(_ name: some StringProtocol, is lowercasedName: StaticString) -> Bool {
+        lowercasedName.withUTF8Buffer { expected in
+            Self.withUTF8(of: name) { bytes in
+                bytes.count == expected.count && Self.startsIgnoringCase(bytes, with: expected)
             }
         }
-        if let contiguous, let equal = contiguous {
-            return equal
-        }
-        return Self.equalIgnoringCase(Array(bytes), Array(expected))
     }
 
     /// Whether `name` starts with `lowercasedPrefix` ignoring ASCII case; `lowercasedPrefix`
     /// must be ASCII lowercase.
-    static func name(_ name: some StringProtocol, hasPrefix lowercasedPrefix: String) -> Bool {
-        let bytes = name.utf8
-        let expected = lowercasedPrefix.utf8
-        guard bytes.count >= expected.count else { return false }
-        return zip(bytes, expected).allSatisfy { byte, expected in Self.lowercased(byte) == expected }
+    static func name(_ name: some StringProtocol, hasPrefix lowercasedPrefix: StaticString) -> Bool {
+        lowercasedPrefix.withUTF8Buffer { expected in
+            Self.withUTF8(of: name) { bytes in
+                bytes.count >= expected.count && Self.startsIgnoringCase(bytes, with: expected)
+            }
+        }
     }
 
     /// Calls `body` with each element of the comma-separated list `value` (RFC 9110 §5.6.1),
     /// without the optional white space around it; empty elements are skipped.
     static func forEachListElement(in value: String, _ body: (Substring) -> Void) {
-        let bytes = value.utf8
-        var start = bytes.startIndex
-        // Bounded: every round moves `start` past one comma or to the end.
-        while start < bytes.endIndex {
-            let end = bytes[start...].firstIndex(of: UInt8(ascii: ",")) ?? bytes.endIndex
-            var first = start
-            var last = end
-            while first < last, Self.isOptionalWhiteSpace(bytes[first]) {
-                first = bytes.index(after: first)
+        let utf8 = value.utf8
+        Self.withUTF8(of: value) { bytes in
+            var start = 0
+            // Bounded: every round moves `start` past one comma or to the end.
+            while start < bytes.count {
+                var end = start
+                while end < bytes.count, bytes[end] != UInt8(ascii: ",") {
+                    end += 1
+                }
+                var first = start
+                var last = end
+                while first < last, Self.isOptionalWhiteSpace(bytes[first]) {
+                    first += 1
+                }
+                while last > first, Self.isOptionalWhiteSpace(bytes[last - 1]) {
+                    last -= 1
+                }
+                if first < last {
+                    // An offset into a native string's UTF-8 view is a constant-time index.
+                    let lower = utf8.index(utf8.startIndex, offsetBy: first)
+                    let upper = utf8.index(utf8.startIndex, offsetBy: last)
+                    body(value[lower..<upper])
+                }
+                start = end + 1
             }
-            while last > first, Self.isOptionalWhiteSpace(bytes[bytes.index(before: last)]) {
-                last = bytes.index(before: last)
-            }
-            if first < last {
-                body(value[first..<last])
-            }
-            start = end == bytes.endIndex ? end : bytes.index(after: end)
         }
     }
 
@@ -79,10 +81,25 @@ enum HeaderBytes {
         return false
     }
 
-    private static func equalIgnoringCase(
-        _ bytes: some RandomAccessCollection<UInt8>, _ expected: some RandomAccessCollection<UInt8>
+    /// Calls `body` with the UTF-8 bytes of `text`: in place for a native string, from a copy
+    /// otherwise.
+    private static func withUTF8<Result>(
+        of text: some StringProtocol, _ body: (UnsafeBufferPointer<UInt8>) -> Result
+    ) -> Result {
+        if let result = text.utf8.withContiguousStorageIfAvailable(body) {
+            return result
+        }
+        return Array(text.utf8).withUnsafeBufferPointer(body)
+    }
+
+    /// Whether `bytes` starts with `lowercased` ignoring ASCII case; `bytes` is at least as long.
+    private static func startsIgnoringCase(
+        _ bytes: UnsafeBufferPointer<UInt8>, with lowercased: UnsafeBufferPointer<UInt8>
     ) -> Bool {
-        zip(bytes, expected).allSatisfy { byte, expected in Self.lowercased(byte) == expected }
+        for index in 0..<lowercased.count where Self.lowercased(bytes[index]) != lowercased[index] {
+            return false
+        }
+        return true
     }
 
     private static func isOptionalWhiteSpace(_ byte: UInt8) -> Bool {

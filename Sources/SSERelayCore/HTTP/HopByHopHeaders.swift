@@ -20,7 +20,9 @@ public enum HopByHopHeaders {
     /// finds what is present, comparing bytes in place, and `headers` is touched (its storage
     /// copied, when shared) only when something is to go.
     public static func remove(from headers: inout HTTPHeaders) {
+        // Fields seen in `headers`, and names `Connection` nominates, which may be absent.
         var present: [String] = []
+        var nominated: [String] = []
         for (name, value) in headers where Self.isFixedHopByHop(name) || HeaderBytes.name(name, hasPrefix: "proxy-") {
             present.append(name)
             if HeaderBytes.name(name, is: "connection") {
@@ -28,14 +30,17 @@ public enum HopByHopHeaders {
                     // The usual tokens, `keep-alive` (in the fixed set already) and `close`,
                     // cost no lowercased copy.
                     if Self.isFixedHopByHop(token) { return }
-                    let nominated = HeaderBytes.name(token, is: "close") ? "close" : token.lowercased()
-                    if !Self.nominationProof.contains(nominated) {
-                        present.append(nominated)
+                    let name = HeaderBytes.name(token, is: "close") ? "close" : token.lowercased()
+                    if !Self.nominationProof.contains(name) {
+                        nominated.append(name)
                     }
                 }
             }
         }
-        for name in present where headers.contains(name: name) {
+        for name in present {
+            headers.remove(name: name)
+        }
+        for name in nominated where headers.contains(name: name) {
             headers.remove(name: name)
         }
     }
