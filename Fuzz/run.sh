@@ -8,8 +8,9 @@
 # Prints executions per second, coverage (cov: edges, ft: features) and corpus size per target.
 # Exits 1 on a finding, after printing the report, the crashing input's path, and how to replay
 # and minimise it. Extra libFuzzer flags can be given in FUZZ_FLAGS; FUZZ_SKIP_BUILD=1 reuses
-# the last build (for running targets in parallel shells); FUZZ_KEEP_CORPUS=DIR copies the grown
-# corpora to DIR/<Target> at the end.
+# the last build (for running targets in parallel shells); FUZZ_PARALLEL=1 runs the selected
+# targets at the same time (each still for SECONDS, sharing the cores), and reports them in
+# order; FUZZ_KEEP_CORPUS=DIR copies the grown corpora to DIR/<Target> at the end.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -58,14 +59,18 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:handle_abort=1:symbolize=1}"
 symbolizer=$(command -v llvm-symbolizer || true)
 [ -n "$symbolizer" ] && export ASAN_SYMBOLIZER_PATH="$symbolizer"
 
-status=0
-summary=()
-for target in "${selected[@]}"; do
-  corpus="$work/$target"
+# Runs one target; its report goes to $work/<target>.report, its summary line to
+# $work/<target>.summary, and it returns 1 on a finding.
+run_target() {
+  local target=$1
+  local corpus="$work/$target"
   cp -R "Fuzz/Corpus/$target" "$corpus"
+  local seeds
   seeds=$(find "$corpus" -type f | wc -l)
-  log="$work/$target.log"
-  echo "== $target: ${seconds}s on a copy of $seeds seeds in $corpus"
+  local log="$work/$target.log"
+  local report="$work/$target.report"
+  echo "== $target: ${seconds}s on a copy of $seeds seeds in $corpus" >"$report"
+  local start
   start=$(date +%s)
   set +e
   # shellcheck disable=SC2086 # FUZZ_FLAGS is a list of flags
@@ -73,36 +78,66 @@ for target in "${selected[@]}"; do
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -dict="Fuzz/Dictionaries/$target.dict" -artifact_prefix="$work/$target-" \
     ${FUZZ_FLAGS:-} >"$log" 2>&1
-  rc=$?
+  local rc=$?
   set -e
-  elapsed=$(($(date +%s) - start))
+  local elapsed=$(($(date +%s) - start))
+  local last runs rate cov ft corp
   last=$(grep -E '^#[0-9]+' "$log" | tail -n 1 || true)
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
   cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
   ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
   corp=$(sed -n 's/.* corp: \([0-9]*\/[0-9]*[a-zA-Z]*\).*/\1/p' <<<"$last")
-  line="$target: ${elapsed}s, ${runs:-?} runs, ${rate:-?} exec/s, cov ${cov:-?}, ft ${ft:-?}, corpus ${corp:-?} (from $seeds seeds)"
+  local line="$target: ${elapsed}s, ${runs:-?} runs, ${rate:-?} exec/s, cov ${cov:-?}, ft ${ft:-?}, corpus ${corp:-?} (from $seeds seeds)"
+  local status=0
   if [ $rc -ne 0 ]; then
     status=1
     line="$line, FINDING (exit $rc)"
-    echo "-- $target found a problem; the report (symbols demangled):"
-    grep -vE '^(#[0-9]+|INFO:|")' "$log" | swift demangle --simplified | tail -n 80
-    artifact=$(sed -n "s/.*Test unit written to \(.*\)$/\1/p" "$log" | tail -n 1)
-    if [ -n "$artifact" ]; then
-      echo "-- crashing input: $artifact"
-      echo "-- replay:   $bin/$target $artifact"
-      echo "-- minimise: $bin/$target -minimize_crash=1 -runs=100000 -exact_artifact_path=$artifact.min $artifact"
-    fi
-    echo "-- full log: $log"
+    {
+      echo "-- $target found a problem; the report (symbols demangled):"
+      grep -vE '^(#[0-9]+|INFO:|")' "$log" | swift demangle --simplified | tail -n 80
+      local artifact
+      artifact=$(sed -n "s/.*Test unit written to \(.*\)$/\1/p" "$log" | tail -n 1)
+      if [ -n "$artifact" ]; then
+        echo "-- crashing input: $artifact"
+        echo "-- replay:   $bin/$target $artifact"
+        echo "-- minimise: $bin/$target -minimize_crash=1 -runs=100000 -exact_artifact_path=$artifact.min $artifact"
+      fi
+      echo "-- full log: $log"
+    } >>"$report"
   fi
   if [ -n "${FUZZ_KEEP_CORPUS:-}" ]; then
     mkdir -p "$FUZZ_KEEP_CORPUS"
     rm -rf "${FUZZ_KEEP_CORPUS:?}/$target"
     cp -R "$corpus" "$FUZZ_KEEP_CORPUS/$target"
   fi
-  echo "$line"
-  summary+=("$line")
+  echo "$line" >>"$report"
+  echo "$line" >"$work/$target.summary"
+  return $status
+}
+
+status=0
+summary=()
+if [ "${FUZZ_PARALLEL:-0}" = 1 ]; then
+  pids=()
+  for target in "${selected[@]}"; do
+    run_target "$target" &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do
+    wait "$pid" || status=1
+  done
+  for target in "${selected[@]}"; do
+    cat "$work/$target.report"
+  done
+else
+  for target in "${selected[@]}"; do
+    run_target "$target" || status=1
+    cat "$work/$target.report"
+  done
+fi
+for target in "${selected[@]}"; do
+  summary+=("$(cat "$work/$target.summary")")
 done
 
 echo "== fuzzing summary"
