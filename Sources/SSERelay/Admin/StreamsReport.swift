@@ -111,8 +111,8 @@ extension UpstreamAnswerReport {
             HeaderRedaction.redacted(head.headers).map { "\($0.name): \($0.value)" }
         }
         switch answer {
-        case .stream(let head):
-            self.init(status: Int(head.status.code), headers: headers(head), error: nil)
+        case .stream(let answerHead):
+            self.init(status: Int(answerHead.upstream.status.code), headers: headers(answerHead.upstream), error: nil)
         case .rejected(let head, _):
             self.init(status: Int(head.status.code), headers: headers(head), error: nil)
         case .failed(let error):

@@ -142,7 +142,7 @@ extension ProxyHandler: StreamResponseWriter {
         guard let context = self.context, let exchange = self.exchange else { return }
         var head = head
         exchange.record.status = head.status
-        let saysClose = head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "close" }
+        let saysClose = head.headers.list("connection", contains: "close")
         if !self.machine.responseWillStart(canKeepAlive: !saysClose), !saysClose {
             // The head was made from the request alone; the connection's fate says otherwise.
             head.headers.replaceOrAdd(name: "Connection", value: "close")
@@ -150,7 +150,7 @@ extension ProxyHandler: StreamResponseWriter {
         context.write(self.wrapOutboundOut(.head(head)), promise: nil)
         // The encoder frames a body as chunks exactly when its head says `chunked` (the relay
         // sets the framing headers itself); stream responses answer GET, never HEAD.
-        exchange.isChunkedStream = head.headers[canonicalForm: "transfer-encoding"].last == "chunked"
+        exchange.isChunkedStream = head.headers.lastListElement("transfer-encoding") == "chunked"
     }
 
     func writeStreamBody(_ body: ByteBuffer) {

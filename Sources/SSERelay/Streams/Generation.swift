@@ -17,7 +17,7 @@ final class Generation: Sendable {
     /// What the upstream answered, once it did.
     enum Answer: Sendable {
         /// `200 text/event-stream`: events follow.
-        case stream(HTTPResponseHead)
+        case stream(StreamAnswerHead)
         /// Anything else, relayed as it is to every waiting client and not retained.
         case rejected(HTTPResponseHead, body: ByteBuffer)
         /// No answer: the upstream could not be reached or was too slow.

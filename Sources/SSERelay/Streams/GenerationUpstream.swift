@@ -111,7 +111,7 @@ final class GenerationUpstream: UpstreamResponseReceiver {
         let contentType = head.headers.first(name: "content-type")?.lowercased() ?? ""
         if head.status == .ok, contentType.hasPrefix("text/event-stream") {
             self.isStreaming = true
-            self.generation.upstreamAnswered(.stream(head))
+            self.generation.upstreamAnswered(.stream(StreamAnswerHead(upstream: head, route: self.generation.route)))
         } else {
             self.rejectedHead = head
         }

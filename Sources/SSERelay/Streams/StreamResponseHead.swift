@@ -8,26 +8,15 @@ import SSERelayCore
 /// joins or resumes, even under an equal key, must not be handed the starter's session.
 enum StreamResponseHead {
     /// For a stream: the upstream's headers (CORS and the like) less hop-by-hop and framing
-    /// headers, with the SSE headers the relay guarantees, framed for the client's version.
+    /// headers, as ``StreamAnswerHead`` keeps them for `mode`, with the SSE headers the relay
+    /// guarantees, framed for the client's version.
     static func make(
-        from upstream: HTTPResponseHead,
+        from answer: StreamAnswerHead,
         request: HTTPRequestHead,
         route: StreamRouteConfiguration,
         mode: StreamSubscriber.Mode
     ) -> HTTPResponseHead {
-        var headers = upstream.headers
-        HopByHopHeaders.remove(from: &headers)
-        for name in ["content-length", "content-type", "cache-control", "x-accel-buffering", "content-encoding"] {
-            headers.remove(name: name)
-        }
-        if let name = route.responseHeader {
-            headers.remove(name: name)
-        }
-        if mode != .started {
-            ProxyHeaderPolicy.removePrivateResponseHeaders(route.privateResponseHeaders, from: &headers)
-        }
-        ProxyHeaderPolicy.appendVia(to: &headers, receivedVersion: upstream.version)
-        return self.streamHead(headers: headers, request: request, route: route, mode: mode.rawValue)
+        self.streamHead(headers: answer.headers(for: mode), request: request, route: route, mode: mode.rawValue)
     }
 
     /// For the `200` that tells a browser the upstream failed and to retry.

@@ -104,10 +104,10 @@ final class StreamSubscriber {
     private func write(_ answer: Generation.Answer, _ writer: any StreamResponseWriter) {
         let route = self.generation.route
         switch (self.cursor.upstreamAnswered(answer.kind, now: self.eventLoop.now), answer) {
-        case (.writeStreamHead(let primingID), .stream(let upstreamHead)):
+        case (.writeStreamHead(let primingID), .stream(let answerHead)):
             self.generation.metrics.record(self.isReplayMiss ? .replayMiss : self.outcome)
             writer.writeStreamHead(
-                StreamResponseHead.make(from: upstreamHead, request: self.request, route: route, mode: self.mode))
+                StreamResponseHead.make(from: answerHead, request: self.request, route: route, mode: self.mode))
             writer.writeStreamBody(
                 self.generation.writer.preamble(
                     retryMs: route.retryMs, primingID: primingID, allocator: ByteBufferAllocator()))

@@ -65,9 +65,8 @@ struct StreamSubscriberTests {
         func id(_ sequence: Int) -> String { "\(self.generation.token)-\(sequence)" }
 
         func answerWithStream() {
-            self.generation.upstreamAnswered(
-                .stream(
-                    HTTPResponseHead(version: .http1_1, status: .ok, headers: ["Content-Type": "text/event-stream"])))
+            let head = HTTPResponseHead(version: .http1_1, status: .ok, headers: ["Content-Type": "text/event-stream"])
+            self.generation.upstreamAnswered(.stream(StreamAnswerHead(upstream: head, route: self.generation.route)))
             self.loop.run()
         }
 
