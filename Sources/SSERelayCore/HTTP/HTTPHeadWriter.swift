@@ -6,8 +6,8 @@ import NIOHTTP1
 ///
 /// NIO's encoders write a head with a `ByteBuffer` write per piece (four per header field), and
 /// each write checks the capacity, may grow the buffer, and begins a dynamically enforced
-/// exclusive access to its storage; for a proxied request that was about a tenth of the
-/// relay's instructions. Here the head's size is counted first (a native string knows its UTF-8
+/// exclusive access to its storage: 57 writes for a proxied request's two heads, about 5 % of
+/// the relay's instructions for it. Here the head's size is counted first (a native string knows its UTF-8
 /// length), the buffer is allocated once at that size, and the pieces are copied into its
 /// memory in one pass.
 ///

@@ -6,7 +6,7 @@ public import NIOHTTP1
 /// is, as the message's head decided. Each piece goes to a `write` function, with the promise it
 /// completes.
 ///
-/// A body is chunked exactly when the head is HTTP/1.1 or later and its first
+/// A body is chunked exactly when the head is HTTP/1.1 (or a later 1.x) and its first
 /// `Transfer-Encoding` field is `chunked`, as NIO's encoders decide it without automatic framing.
 /// A small chunk goes out as one buffer (size line, payload, CRLF: a copy of at most
 /// ``copiedChunkLimit`` bytes) instead of three writes through the pipeline.
