@@ -83,7 +83,7 @@ if [ "$load" = passthrough ]; then
   units=4000
   unit=request
   node bench/instructions/keepalive-get.js "$relay_port" 500 8
-  callgrind_control -z "$valgrind_pid" >/dev/null
+  callgrind_control -z "$valgrind_pid" >/dev/null 2>&1
   node bench/instructions/keepalive-get.js "$relay_port" "$units" 8
 else
   units=300
@@ -98,10 +98,10 @@ else
   done
   curl -s -X POST "http://127.0.0.1:$upstream_port/api/conversation/instructions/release?events=3" >/dev/null
   node bench/instructions/joiners.js "$relay_port" "$path" 50 10
-  callgrind_control -z "$valgrind_pid" >/dev/null
+  callgrind_control -z "$valgrind_pid" >/dev/null 2>&1
   node bench/instructions/joiners.js "$relay_port" "$path" "$units" 100
 fi
-callgrind_control -d "$valgrind_pid" >/dev/null
+callgrind_control -d "$valgrind_pid" >/dev/null 2>&1
 kill -INT "$valgrind_pid"
 wait "$valgrind_pid" || true
 
