@@ -24,6 +24,8 @@ struct HTTPHeadersListsTests {
     func listContains(headers: HTTPHeaders) {
         let expected = headers[canonicalForm: "connection"].contains { $0.lowercased() == "close" }
         #expect(headers.list("connection", contains: "close") == expected)
+        let chunked = headers[canonicalForm: "transfer-encoding"].contains { $0.lowercased() == "chunked" }
+        #expect(headers.list("transfer-encoding", contains: "chunked") == chunked)
     }
 
     @Test("lastListElement(_:) is canonicalForm's last element", arguments: cases)
