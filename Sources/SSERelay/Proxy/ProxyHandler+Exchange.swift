@@ -34,7 +34,7 @@ extension ProxyHandler {
             return self.refuseOversizedBody(of: exchange)
         }
 
-        if head.headers.list("expect", contains: "100-continue") {
+        if head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
             // The relay reads the body itself, so it tells the client to go ahead at once.
             context.writeAndFlush(
                 self.wrapOutboundOut(.head(.init(version: head.version, status: .continue))), promise: nil)

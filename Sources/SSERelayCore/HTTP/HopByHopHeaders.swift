@@ -59,8 +59,10 @@ public enum HopByHopHeaders {
     /// The value of the `Upgrade` header when the request asks for a protocol switch
     /// (`Connection: upgrade` and an `Upgrade` header), or `nil`.
     public static func requestedUpgrade(in headers: HTTPHeaders) -> String? {
-        // Most requests carry no `Upgrade`: that answers without reading `Connection`.
-        guard headers.contains(name: "upgrade"), headers.list("connection", contains: "upgrade") else {
+        // Most requests carry no `Upgrade`: that answers without splitting `Connection`.
+        guard headers.contains(name: "upgrade"),
+            headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "upgrade" })
+        else {
             return nil
         }
         let upgrade = headers["upgrade"].joined(separator: ", ")

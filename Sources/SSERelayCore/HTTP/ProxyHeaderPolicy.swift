@@ -27,7 +27,9 @@ public enum ProxyHeaderPolicy {
         upstreamHost: String? = nil
     ) -> HTTPRequestHead {
         var headers = request.headers
-        let isChunked = headers.list("transfer-encoding", contains: "chunked")
+        let isChunked =
+            headers.contains(name: "transfer-encoding")
+            && headers[canonicalForm: "transfer-encoding"].contains { $0.lowercased() == "chunked" }
         HopByHopHeaders.remove(from: &headers)
         // One pass over what is left for the headers whose presence decides what is added or
         // removed below.
