@@ -3,7 +3,7 @@ import NIOHTTP1
 import SSERelayCore
 
 /// Responses the relay has framed itself, on the client connections: the relay's stand-in for NIO's
-/// `HTTPResponseEncoder` without automatic framing (see FramedMessageEncoder).
+/// `HTTPResponseEncoder` without automatic framing (see ``FramedMessageEncoder``).
 final class FramedResponseEncoder: FramedMessageEncoder, RemovableChannelHandler {
     typealias Head = HTTPResponseHead
     typealias OutboundIn = HTTPPart<HTTPResponseHead, IOData>
