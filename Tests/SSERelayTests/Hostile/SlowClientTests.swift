@@ -17,8 +17,10 @@ struct HostileClientTests {
     func slowloris() async throws {
         try await withRelay({ $0.limits.headerReadTimeoutSeconds = 1 }) { relay in
             let head = "GET /hello HTTP/1.1\r\nHost: a\r\nX-Slow: \(String(repeating: "z", count: 40))\r\n\r\n"
-            let channel = try await RawTestConnection.connect(to: relay.address)
+            // Taken before connecting: the relay's timer starts at accept, which is after this
+            // and may be well before this task resumes from `connect` on a loaded machine.
             let start = ContinuousClock.now
+            let channel = try await RawTestConnection.connect(to: relay.address)
             let (answer, elapsed, sent) = try await channel.executeThenClose { inbound, outbound in
                 try await withThrowingTaskGroup(of: (String, Duration)?.self) { group in
                     let sentBytes = SentCounter()
