@@ -99,6 +99,18 @@ let package = Package(
             path: "bench/Micro",
             swiftSettings: swiftSettings
         ),
+        // The pass-through floor of bench/compare.sh: a minimal reverse proxy on NIO's own HTTP/1
+        // pipelines, the framework's cost with nothing of the relay's.
+        .executableTarget(
+            name: "sse-relay-nio-floor",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "bench/NIOFloor",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SSERelayCoreTests",
             dependencies: [

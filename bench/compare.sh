@@ -11,17 +11,20 @@
 # limit of at least 20,000 (the script raises `ulimit -n` to the hard limit). Run it as a user
 # that may start nginx (root, or any user: nginx then runs its workers as that user).
 #
-# It builds the relay in release mode (`swift build -c release --scratch-path .build-bench`,
-# never the default .build) and the floor (`cc -O2 -pthread bench/fanout-floor.c`, into its
-# work directory), then for every scenario and target starts a FRESH upstream, a fresh proxy
+# It builds the relay and the NIO floor in release mode (`swift build -c release --scratch-path
+# .build-bench`, never the default .build) and the fan-out floor (`cc -O2 -pthread
+# bench/fanout-floor.c`, into its work directory), then for every scenario and target starts a FRESH upstream, a fresh proxy
 # in front of it, and the load, so each figure (peak RSS included) belongs to that scenario
 # alone. The upstream is the backend fixture (Tests/SSERelayTests/Fixtures/backend.js), except
 # in passthrough-fast. Targets:
 #
 #   direct   the upstream itself, where it makes sense
-#   floor    bench/fanout-floor.c, the physical limit of this machine for the shared streams:
-#            one upstream read framed once, one write per client, nothing else (no replay,
-#            so its late joiners miss the events before they joined; counted apart)
+#   floor    in the shared streams and the storm, bench/fanout-floor.c, the physical limit of
+#            this machine: one upstream read framed once, one write per client, nothing else
+#            (no replay, so its late joiners miss the events before they joined; counted
+#            apart); in pass-through, bench/NIOFloor, the framework's floor: a minimal reverse
+#            proxy on NIO's own HTTP/1 pipelines, one upstream connection per client connection,
+#            nothing of the relay's
 #   nginx    bench/nginx.conf, 2 workers
 #   relay    sse-relay: the release binary with bench/relay.json, --log-level warning
 #
@@ -64,7 +67,8 @@
 #
 # Environment: SCALE (default 1) divides every client count (SCALE=10 for a quick check),
 # SCENARIOS and TARGETS (space-separated) run a subset (SCENARIOS=shared9k TARGETS="nginx relay"),
-# RELAY_BIN runs that relay binary instead of building one (to compare two builds),
+# RELAY_BIN runs that relay binary instead of building one (to compare two builds; the NIO
+# floor is then NIO_FLOOR_BIN, or skipped),
 # BENCH_OUT (default a new /tmp/sse-relay-bench.XXXX) keeps every raw output, PERF=1 records
 # `perf record -g` of the relay during each stream scenario (the storm: during the burst) into
 # $BENCH_OUT/perf-NAME.data.
@@ -115,6 +119,15 @@ else
   swift build -c release --scratch-path .build-bench --product sse-relay >"$out/build.log" 2>&1 \
     || { tail -30 "$out/build.log" >&2; exit 1; }
   relay_bin=$(swift build -c release --scratch-path .build-bench --show-bin-path)/sse-relay
+fi
+
+# The NIO floor, when a selected pass-through scenario runs it.
+nio_floor_bin=${NIO_FLOOR_BIN:-}
+if [ -z "$nio_floor_bin" ] && [ -z "${RELAY_BIN:-}" ] && [[ " $scenarios " == *" passthrough"* ]] &&
+  [[ " ${TARGETS:-floor} " == *" floor "* ]]; then
+  swift build -c release --scratch-path .build-bench --product sse-relay-nio-floor >>"$out/build.log" 2>&1 \
+    || { tail -30 "$out/build.log" >&2; exit 1; }
+  nio_floor_bin=$(swift build -c release --scratch-path .build-bench --show-bin-path)/sse-relay-nio-floor
 fi
 
 # The floor, when a selected scenario runs it.
@@ -214,7 +227,11 @@ start_proxy() { # target: direct | floor | nginx | relay; sets target_port, prox
     floor)
       target_port=$(free_port)
       t0=$(date +%s%N)
-      "$floor_bin" "$target_port" "$backend_port" 2>>"$out/floor.log" &
+      if [[ $scenario == passthrough* ]]; then
+        "$nio_floor_bin" "$target_port" "$backend_port" 2>>"$out/floor.log" &
+      else
+        "$floor_bin" "$target_port" "$backend_port" 2>>"$out/floor.log" &
+      fi
       proxy_pid=$!; started+=("$proxy_pid")
       wait_port "$target_port" "$proxy_pid"
       startup_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
@@ -262,11 +279,14 @@ targets_for() {
     idle) all="nginx relay" ;;
     storm) all="floor nginx relay" ;;
     shared1k | shared9k) all="direct floor nginx relay" ;;
+    passthrough*) all="direct floor nginx relay" ;;
     *) all="direct nginx relay" ;;
   esac
+  local floor=$floor_bin
+  [[ $1 != passthrough* ]] || floor=$nio_floor_bin
   for target in $all; do
     [[ " ${TARGETS:-$all} " == *" $target "* ]] || continue
-    [ "$target" != floor ] || [ -n "$floor_bin" ] || continue
+    [ "$target" != floor ] || [ -n "$floor" ] || continue
     echo "$target"
   done
 }

@@ -6,8 +6,11 @@
 #
 #   bench/instructions/run.sh passthrough [BINARY]   # 4,000 keep-alive GETs to a fast upstream
 #   bench/instructions/run.sh join [BINARY]          # 300 clients joining one conversation
+#   bench/instructions/run.sh floor [BINARY]         # the passthrough load through the NIO floor
 #
-# Without BINARY it builds the relay as valgrind 3.19 can read it: release, the Swift runtime
+# `floor` counts bench/NIOFloor, a minimal reverse proxy on NIO's own HTTP/1 pipelines, under
+# the same load as `passthrough`: what the framework costs with nothing of the relay's.
+# Without BINARY it builds the relay (or the floor) as valgrind 3.19 can read it: release, the Swift runtime
 # linked in (the dynamically linked Foundation crashes it), debug information stripped (it
 # cannot read DWARF 5), in .build-cg. Needs valgrind, node, curl, python3 (free ports), and
 # nginx for `passthrough`. Everything listens on 127.0.0.1, on ports the OS picks.
@@ -21,8 +24,10 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
-usage="usage: $0 passthrough|join [BINARY]"
-case "${1:-}" in passthrough | join) load=$1 ;; *) echo "$usage" >&2; exit 64 ;; esac
+usage="usage: $0 passthrough|join|floor [BINARY]"
+case "${1:-}" in passthrough | join | floor) load=$1 ;; *) echo "$usage" >&2; exit 64 ;; esac
+product=sse-relay
+[ "$load" != floor ] || product=sse-relay-nio-floor
 work=$(mktemp -d "${TMPDIR:-/tmp}/sse-relay-instructions.XXXXXX")
 pids=()
 cleanup() {
@@ -34,10 +39,10 @@ trap cleanup EXIT
 if [ -n "${2:-}" ]; then
   relay=$2
 else
-  swift build -c release --scratch-path .build-cg --product sse-relay -Xswiftc -static-stdlib >"$work/build.log" 2>&1 ||
+  swift build -c release --scratch-path .build-cg --product "$product" -Xswiftc -static-stdlib >"$work/build.log" 2>&1 ||
     { tail -n 40 "$work/build.log" >&2; exit 1; }
-  relay="$work/sse-relay"
-  objcopy --strip-debug .build-cg/release/sse-relay "$relay"
+  relay="$work/$product"
+  objcopy --strip-debug ".build-cg/release/$product" "$relay"
 fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -52,7 +57,7 @@ wait_answer() {
 }
 
 upstream_port=$(free_port)
-if [ "$load" = passthrough ]; then
+if [ "$load" != join ]; then
   mkdir -p "$work/nginx"
   sed -e "s|@WORK@|$work/nginx|g" -e "s|@LISTEN_PORT@|$upstream_port|g" bench/fast-upstream.conf >"$work/nginx/nginx.conf"
   nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
@@ -73,13 +78,17 @@ cat >"$work/relay.json" <<JSON
   "log": { "level": "warning" }
 }
 JSON
-valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "$relay" serve --config "$work/relay.json" \
-  >"$work/relay.log" 2>&1 &
+if [ "$load" = floor ]; then
+  set -- "$relay_port" "$upstream_port"
+else
+  set -- serve --config "$work/relay.json"
+fi
+valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "$relay" "$@" >"$work/relay.log" 2>&1 &
 valgrind_pid=$!
 pids+=("$valgrind_pid")
 wait_answer "http://127.0.0.1:$relay_port/hello"
 
-if [ "$load" = passthrough ]; then
+if [ "$load" != join ]; then
   units=4000
   unit=request
   node bench/instructions/keepalive-get.js "$relay_port" 500 8
@@ -102,7 +111,7 @@ else
   node bench/instructions/joiners.js "$relay_port" "$path" "$units" 100
 fi
 callgrind_control -d "$valgrind_pid" >/dev/null 2>&1
-kill -INT "$valgrind_pid"
+kill -TERM "$valgrind_pid" # not INT: a background job of a script ignores SIGINT
 wait "$valgrind_pid" || true
 
 total=$(callgrind_annotate "$work/callgrind.out.1" 2>/dev/null | sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' | tr -d ,)
