@@ -14,10 +14,16 @@ public struct QueryRedaction: Sendable, Hashable {
 
     /// The names whose values are hidden, lowercased.
     public let names: Set<String>
+    /// ``names``' UTF-8 bytes, sorted, when every name is ASCII: then a parameter name of ASCII
+    /// bytes without escapes, the usual one, is compared in place. `nil` otherwise, and every
+    /// name is compared as a lowercased string.
+    private let asciiNames: [[UInt8]]?
 
     /// Redacts `names`, compared case-insensitively.
     public init(names: some Sequence<String>) {
         self.names = Set(names.map { $0.lowercased() })
+        let bytes = self.names.sorted().map { Array($0.utf8) }
+        self.asciiNames = bytes.allSatisfy { $0.allSatisfy { $0 < 0x80 } } ? bytes : nil
     }
 
     /// The default list.
@@ -43,9 +49,8 @@ public struct QueryRedaction: Sendable, Hashable {
     /// query's bytes in place (no `Character` iteration, no lowercased copy of a name that
     /// cannot match), and joins a new string only when a parameter is hidden.
     private func redactedOrNil(query: Substring) -> String? {
-        guard !self.names.isEmpty, !query.isEmpty else { return nil }
+        guard !self.names.isEmpty, !query.isEmpty, self.hidesAnyValue(in: query.utf8) else { return nil }
         let parameters = query.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: false)
-        guard parameters.contains(where: self.hidesValue) else { return nil }
         return parameters.map { parameter in
             guard self.hidesValue(of: parameter), let equals = parameter.firstIndex(of: UInt8(ascii: "=")) else {
                 return Substring(parameter)
@@ -54,12 +59,40 @@ public struct QueryRedaction: Sendable, Hashable {
         }.joined(separator: "&")
     }
 
+    /// Whether a parameter of `query` has a value to hide, found without splitting the query.
+    /// Every step moves past one `&`, so the loop ends.
+    private func hidesAnyValue(in query: Substring.UTF8View) -> Bool {
+        var rest = query
+        while true {
+            let end = rest.firstIndex(of: UInt8(ascii: "&")) ?? rest.endIndex
+            if self.hidesValue(of: rest[..<end]) { return true }
+            guard end != rest.endIndex else { return false }
+            rest = rest[rest.index(after: end)...]
+        }
+    }
+
     /// Whether `parameter` (`name=value`) has a value and a name in ``names``.
     private func hidesValue(of parameter: Substring.UTF8View) -> Bool {
         guard let equals = parameter.firstIndex(of: UInt8(ascii: "=")),
             parameter.index(after: equals) != parameter.endIndex
         else { return false }
-        return self.names.contains(Self.comparableName(Substring(parameter[..<equals])))
+        let name = parameter[..<equals]
+        if let asciiNames, name.allSatisfy({ $0 < 0x80 && $0 != UInt8(ascii: "%") }) {
+            return asciiNames.contains { Self.equalsIgnoringASCIICase(name, $0) }
+        }
+        return self.names.contains(Self.comparableName(Substring(name)))
+    }
+
+    /// Whether `name` is `lowercased` (ASCII lowercase bytes) ignoring ASCII case.
+    private static func equalsIgnoringASCIICase(_ name: Substring.UTF8View, _ lowercased: [UInt8]) -> Bool {
+        guard name.count == lowercased.count else { return false }
+        var index = name.startIndex
+        for expected in lowercased {
+            let byte = name[index]
+            if (byte &- UInt8(ascii: "A") < 26 ? byte | 0x20 : byte) != expected { return false }
+            name.formIndex(after: &index)
+        }
+        return true
     }
 
     /// The name as a backend reads it: percent-decoded (so `%74oken` is `token`), lowercased.

@@ -45,15 +45,35 @@ public struct RequestTarget: Sendable, Hashable {
     /// different list from `?tag=a&tag=b` to a backend).
     public var canonicalQuery: String {
         guard let query, !query.isEmpty else { return "" }
-        if !query.utf8.contains(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "%") }) {
+        let hasPercent = query.utf8.contains(UInt8(ascii: "%"))
+        if !hasPercent, Self.isInCanonicalOrder(query.utf8) {
+            // Most clients send their parameters in one fixed order, often sorted already:
+            // then the query is its own canonical form, found in one scan without a copy.
             return String(query)
         }
         let parameters = query.utf8.split(separator: UInt8(ascii: "&"))
-        guard query.utf8.contains(UInt8(ascii: "%")) else {
+        guard hasPercent else {
             // Nothing to normalise: the parameters are sorted where they lie.
             return Self.joined(Self.sortedByName(parameters))
         }
         return Self.joined(Self.sortedByName(parameters.map { Self.percentNormalized(Array($0)) }))
+    }
+
+    /// Whether sorting `query`'s parameters would leave it as it is: none is empty, and their
+    /// names (the bytes up to the first `=`) never go down bytewise. Every step moves past one
+    /// `&`, so the loop ends.
+    static func isInCanonicalOrder(_ query: Substring.UTF8View) -> Bool {
+        var previousName: Substring.UTF8View?
+        var rest = query
+        while true {
+            let end = rest.firstIndex(of: UInt8(ascii: "&")) ?? rest.endIndex
+            guard end != rest.startIndex else { return false }
+            let name = rest[..<(rest[..<end].firstIndex(of: UInt8(ascii: "=")) ?? end)]
+            if let previousName, name.lexicographicallyPrecedes(previousName) { return false }
+            guard end != rest.endIndex else { return true }
+            previousName = name
+            rest = rest[rest.index(after: end)...]
+        }
     }
 
     /// `parameters` sorted by name (the bytes up to the first `=`), stably.
@@ -65,7 +85,7 @@ public struct RequestTarget: Sendable, Hashable {
             let (leftName, rightName) = (name(left.element), name(right.element))
             return leftName.lexicographicallyPrecedes(rightName)
                 || (leftName.elementsEqual(rightName) && left.offset < right.offset)
-        }.map(\.element)
+        }.map { $0.element }
     }
 
     /// `parameters` joined with `&`.

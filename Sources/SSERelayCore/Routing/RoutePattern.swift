@@ -54,26 +54,34 @@ public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
 
     /// The captured parameters, in pattern order, when `path` (without its query) matches.
     public func match(path: Substring) -> [(name: String, value: String)]? {
-        guard path.hasPrefix("/") else { return nil }
+        // Bytes, not `Character`s: a path is matched as it goes over the wire, and a separator
+        // is a `/` byte whatever follows it. Every stream request is routed, so the bytes are
+        // read in place.
+        if let captures = path.utf8.withContiguousStorageIfAvailable({ self.match(bytes: $0) }) {
+            return captures
+        }
+        return Array(path.utf8).withUnsafeBufferPointer { self.match(bytes: $0) }
+    }
+
+    private func match(bytes: UnsafeBufferPointer<UInt8>) -> [(name: String, value: String)]? {
+        guard bytes.first == UInt8(ascii: "/") else { return nil }
         var captures: [(name: String, value: String)] = []
-        var remaining = path.dropFirst()
+        var start = 1
         for (index, segment) in self.segments.enumerated() {
             let isLast = index == self.segments.count - 1
-            // Bytes, not `Character`s: a path is matched as it goes over the wire, and a
-            // separator is a `/` byte whatever follows it.
-            let end = remaining.utf8.firstIndex(of: UInt8(ascii: "/")) ?? remaining.endIndex
-            let piece = remaining[..<end]
-            if isLast ? end != remaining.endIndex : end == remaining.endIndex {
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: "/")) ?? bytes.endIndex
+            if isLast ? end != bytes.endIndex : end == bytes.endIndex {
                 return nil
             }
+            let piece = UnsafeBufferPointer(rebasing: bytes[start..<end])
             switch segment {
             case .literal(let literal):
-                guard piece.utf8.elementsEqual(literal.utf8) else { return nil }
+                guard literal.utf8.count == piece.count, literal.utf8.elementsEqual(piece) else { return nil }
             case .parameter(let name):
                 guard !piece.isEmpty else { return nil }
-                captures.append((name, String(piece)))
+                captures.append((name, String(decoding: piece, as: UTF8.self)))
             }
-            remaining = isLast ? remaining[end...] : remaining[remaining.index(after: end)...]
+            start = end + 1
         }
         return captures
     }

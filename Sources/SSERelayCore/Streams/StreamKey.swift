@@ -210,7 +210,7 @@ public struct StreamKey: Sendable, Hashable, CustomStringConvertible {
             var own = SHA256()
             piece.removeAll(keepingCapacity: true)
             Self.appendLengthPrefixed(name, to: &piece)
-            piece.append(contentsOf: String(values.count).utf8)
+            Self.appendDecimal(values.count, to: &piece)
             piece.append(UInt8(ascii: ";"))
             hasher.update(data: piece)
             own.update(data: piece)
@@ -227,21 +227,40 @@ public struct StreamKey: Sendable, Hashable, CustomStringConvertible {
 
     /// Appends `text` as `<UTF-8 length>:<text>`.
     private static func appendLengthPrefixed(_ text: String, to piece: inout [UInt8]) {
-        piece.append(contentsOf: String(text.utf8.count).utf8)
+        Self.appendDecimal(text.utf8.count, to: &piece)
         piece.append(UInt8(ascii: ":"))
         piece.append(contentsOf: text.utf8)
     }
 
-    /// Lowercase hexadecimal, two digits a byte.
-    private static func hex(_ digest: SHA256Digest) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(SHA256Digest.byteCount * 2)
-        for byte in digest {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
+    /// Appends `value` (not negative) in decimal digits, as `String(value)` spells it, without
+    /// making that string.
+    static func appendDecimal(_ value: Int, to piece: inout [UInt8]) {
+        var divisor = 1
+        while divisor <= value / 10 { divisor *= 10 }
+        var rest = value
+        while divisor > 0 {
+            piece.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+            rest %= divisor
+            divisor /= 10
         }
-        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// Lowercase hexadecimal, two digits a byte, written straight into the string's storage.
+    static func hex(_ digest: SHA256Digest) -> String {
+        digest.withUnsafeBytes { bytes in
+            String(unsafeUninitializedCapacity: bytes.count * 2) { text in
+                for (offset, byte) in bytes.enumerated() {
+                    text[offset * 2] = Self.hexDigit(byte >> 4)
+                    text[offset * 2 + 1] = Self.hexDigit(byte & 0x0F)
+                }
+                return bytes.count * 2
+            }
+        }
+    }
+
+    /// The lowercase hexadecimal digit of `value` (0–15).
+    private static func hexDigit(_ value: UInt8) -> UInt8 {
+        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
     }
 
     public var description: String {

@@ -41,6 +41,39 @@ struct QueryRedactionTests {
         #expect(QueryRedaction(names: []).redacting(query: "token=t") == "token=t")
     }
 
+    @Test("Names outside ASCII are compared as lowercased strings, in the list and in the query")
+    func nonASCIINames() {
+        let redaction = QueryRedaction(names: ["Schlüssel"])
+        #expect(redaction.redacting(query: "SCHLÜSSEL=x&a=1") == "SCHLÜSSEL=[redacted]&a=1")
+        #expect(redaction.redacting(query: "schl%C3%BCssel=x") == "schl%C3%BCssel=[redacted]")
+        #expect(redaction.redacting(query: "schlussel=x") == "schlussel=x")
+        #expect(QueryRedaction.standard.redacting(query: "tökén=x&ToKeN=y") == "tökén=x&ToKeN=[redacted]")
+    }
+
+    @Test("Every default name is hidden in any ASCII case; a name one byte off is not")
+    func everyCase() {
+        for name in QueryRedaction.defaultNames {
+            let bytes = Array(name.utf8)
+            // Upper case, and upper case at every other byte starting at the first or second.
+            let spellings =
+                [name.uppercased()]
+                + [0, 1].map { start in
+                    String(
+                        decoding: bytes.enumerated().map { $0.offset % 2 == start ? $0.element & ~0x20 : $0.element },
+                        as: UTF8.self)
+                }
+            for spelling in spellings + [name] {
+                #expect(
+                    QueryRedaction.standard.redacting(query: "a=1&\(spelling)=v") == "a=1&\(spelling)=[redacted]",
+                    "\(spelling)")
+            }
+            for near in [name + "x", String(name.dropLast()), "x" + name.dropFirst()]
+            where !QueryRedaction.standard.names.contains(near) {
+                #expect(QueryRedaction.standard.redacting(query: "\(near)=v") == "\(near)=v", "\(near)")
+            }
+        }
+    }
+
     @Test("The default list holds the names a credential usually travels under")
     func defaults() {
         for name in [

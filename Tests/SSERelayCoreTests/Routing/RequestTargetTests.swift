@@ -67,6 +67,8 @@ struct RequestTargetTests {
             ("/p?a=1", "a=1", "a=1"),
             ("/p?b=2&a=1", "b=2&a=1", "a=1&b=2"),
             ("/p?a=1&b=2", "a=1&b=2", "a=1&b=2"),
+            // In order already, one name twice: kept as sent.
+            ("/p?a=2&a=1&b", "a=2&a=1&b", "a=2&a=1&b"),
             // Stable: parameters of one name keep their order.
             ("/p?tag=b&x=1&tag=a", "tag=b&x=1&tag=a", "tag=b&tag=a&x=1"),
             // Bytewise: upper case before lower case, a name before its extensions.
@@ -82,6 +84,29 @@ struct RequestTargetTests {
         let normalized = RequestTarget(normalizing: target)
         #expect(normalized.query.map(String.init) == sent)
         #expect(normalized.canonicalQuery == canonical)
+    }
+
+    @Test("The canonical query of every short query is its parameters without empty ones, stably sorted by name")
+    func canonicalQueryModel() {
+        // Names that sort every way bytewise (upper case first, a name before its extension,
+        // one name twice) and every shape of parameter: a value, an empty value, a flag.
+        let parameters = ["", "a=1", "a=0", "a", "b=", "B=2", "ab=3", "b=x=y"]
+        for first in parameters {
+            for second in parameters {
+                for third in parameters {
+                    let query = [first, second, third].joined(separator: "&")
+                    let kept = [first, second, third].filter { !$0.isEmpty }
+                    let name = { (parameter: String) in Array(parameter.utf8.prefix { $0 != UInt8(ascii: "=") }) }
+                    let sorted = kept.enumerated().sorted { left, right in
+                        let (leftName, rightName) = (name(left.element), name(right.element))
+                        return leftName.lexicographicallyPrecedes(rightName)
+                            || (leftName == rightName && left.offset < right.offset)
+                    }
+                    let expected = sorted.map { $0.element }.joined(separator: "&")
+                    #expect(RequestTarget(normalizing: "/p?" + query).canonicalQuery == expected, "\(query)")
+                }
+            }
+        }
     }
 
     @Test("The upstream target is the normalised path with the query as sent")

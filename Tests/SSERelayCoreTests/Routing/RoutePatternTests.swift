@@ -71,6 +71,7 @@ struct RoutePatternTests {
             ("/api/conversation/a%2Fb/stream", "a%2Fb"),
             ("/api/conversation/:conversationId/stream", ":conversationId"),
             ("/api/conversation/with.dots/stream", "with.dots"),
+            ("/api/conversation/été/stream", "été"),
         ]
     )
     func matchesConversation(path: String, id: String) throws {
@@ -102,6 +103,9 @@ struct RoutePatternTests {
             "/api/conversation/42/streams",
             "/api/conversation/42/stream?x=1",
             "/prefix/api/conversation/42/stream",
+            // A combining mark after a separator leaves the separator a separator.
+            "/api/conversation/42/\u{301}stream",
+            "/api/\u{301}conversation/42/stream",
         ]
     )
     func doesNotMatchConversation(path: String) {

@@ -118,6 +118,16 @@ struct StreamKeyTests {
         #expect(headers.map(\.name) == ["authorization", "cookie"])
     }
 
+    @Test("Lengths and counts are spelled as String(_:) spells them")
+    func decimalDigits() {
+        let values = Array(0...1_100) + [9_999, 10_000, 65_535, 1 << 32, Int.max / 10, Int.max - 1, Int.max]
+        for value in values {
+            var piece: [UInt8] = [UInt8(ascii: "x")]
+            StreamKey.appendDecimal(value, to: &piece)
+            #expect(piece == Array("x\(value)".utf8))
+        }
+    }
+
     @Test("The digest is 64 lowercase hex digits", arguments: [HTTPHeaders(), credentials])
     func digestShape(headers: HTTPHeaders) throws {
         let digest = try Self.digest(headers)
