@@ -83,7 +83,7 @@ enum HeaderBytes {
 
     /// Calls `body` with the UTF-8 bytes of `text`: in place for a native string, from a copy
     /// otherwise.
-    private static func withUTF8<Result>(
+    static func withUTF8<Result>(
         of text: some StringProtocol, _ body: (UnsafeBufferPointer<UInt8>) -> Result
     ) -> Result {
         if let result = text.utf8.withContiguousStorageIfAvailable(body) {

@@ -49,66 +49,63 @@ public struct QueryRedaction: Sendable, Hashable {
     /// query's bytes in place (no `Character` iteration, no lowercased copy of a name that
     /// cannot match), and joins a new string only when a parameter is hidden.
     private func redactedOrNil(query: Substring) -> String? {
-        guard !self.names.isEmpty, !query.isEmpty, self.hidesAnyValue(in: query.utf8) else { return nil }
-        let parameters = query.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: false)
-        return parameters.map { parameter in
-            guard self.hidesValue(of: parameter), let equals = parameter.firstIndex(of: UInt8(ascii: "=")) else {
-                return Substring(parameter)
-            }
-            return Substring(parameter[...equals]) + HeaderRedaction.placeholder[...]
-        }.joined(separator: "&")
+        guard !self.names.isEmpty, !query.isEmpty else { return nil }
+        return HeaderBytes.withUTF8(of: query) { bytes in
+            guard self.hidesAnyValue(in: bytes) else { return nil }
+            let parameters = bytes.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: false)
+            return parameters.map { parameter in
+                guard self.hidesValue(of: parameter), let equals = parameter.firstIndex(of: UInt8(ascii: "=")) else {
+                    return String(decoding: parameter, as: UTF8.self)
+                }
+                return String(decoding: parameter[...equals], as: UTF8.self) + HeaderRedaction.placeholder
+            }.joined(separator: "&")
+        }
     }
 
     /// Whether a parameter of `query` has a value to hide, found without splitting the query.
-    /// Every step moves past one `&`, so the loop ends.
-    private func hidesAnyValue(in query: Substring.UTF8View) -> Bool {
-        var rest = query
+    private func hidesAnyValue(in query: UnsafeBufferPointer<UInt8>) -> Bool {
+        var start = 0
+        // Every step moves past one `&`, so the loop ends.
         while true {
-            let end = rest.firstIndex(of: UInt8(ascii: "&")) ?? rest.endIndex
-            if self.hidesValue(of: rest[..<end]) { return true }
-            guard end != rest.endIndex else { return false }
-            rest = rest[rest.index(after: end)...]
+            let end = query[start...].firstIndex(of: UInt8(ascii: "&")) ?? query.endIndex
+            if self.hidesValue(of: query[start..<end]) { return true }
+            guard end != query.endIndex else { return false }
+            start = end + 1
         }
     }
 
     /// Whether `parameter` (`name=value`) has a value and a name in ``names``.
-    private func hidesValue(of parameter: Substring.UTF8View) -> Bool {
-        guard let equals = parameter.firstIndex(of: UInt8(ascii: "=")),
-            parameter.index(after: equals) != parameter.endIndex
-        else { return false }
+    private func hidesValue(of parameter: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
+        guard let equals = parameter.firstIndex(of: UInt8(ascii: "=")), equals + 1 != parameter.endIndex else {
+            return false
+        }
         let name = parameter[..<equals]
         if let asciiNames, name.allSatisfy({ $0 < 0x80 && $0 != UInt8(ascii: "%") }) {
-            return asciiNames.contains { Self.equalsIgnoringASCIICase(name, $0) }
+            return asciiNames.contains {
+                name.count == $0.count && zip(name, $0).allSatisfy(Self.equalIgnoringASCIICase)
+            }
         }
-        return self.names.contains(Self.comparableName(Substring(name)))
+        return self.names.contains(Self.comparableName(name))
     }
 
-    /// Whether `name` is `lowercased` (ASCII lowercase bytes) ignoring ASCII case.
-    private static func equalsIgnoringASCIICase(_ name: Substring.UTF8View, _ lowercased: [UInt8]) -> Bool {
-        guard name.count == lowercased.count else { return false }
-        var index = name.startIndex
-        for expected in lowercased {
-            let byte = name[index]
-            if (byte &- UInt8(ascii: "A") < 26 ? byte | 0x20 : byte) != expected { return false }
-            name.formIndex(after: &index)
-        }
-        return true
+    /// Whether a name's byte is the lowercase byte `expected` ignoring ASCII case.
+    private static func equalIgnoringASCIICase(_ byte: UInt8, _ expected: UInt8) -> Bool {
+        (byte &- UInt8(ascii: "A") < 26 ? byte | 0x20 : byte) == expected
     }
 
     /// The name as a backend reads it: percent-decoded (so `%74oken` is `token`), lowercased.
-    private static func comparableName(_ name: Substring) -> String {
-        guard name.utf8.contains(UInt8(ascii: "%")) else { return name.lowercased() }
-        let bytes = Array(name.utf8)
+    private static func comparableName(_ name: Slice<UnsafeBufferPointer<UInt8>>) -> String {
         var decoded: [UInt8] = []
-        var index = 0
-        while index < bytes.count {
-            if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count,
-                let high = RequestTarget.hexValue(bytes[index + 1]), let low = RequestTarget.hexValue(bytes[index + 2])
+        decoded.reserveCapacity(name.count)
+        var index = name.startIndex
+        while index < name.endIndex {
+            if name[index] == UInt8(ascii: "%"), index + 2 < name.endIndex,
+                let high = RequestTarget.hexValue(name[index + 1]), let low = RequestTarget.hexValue(name[index + 2])
             {
                 decoded.append(high << 4 | low)
                 index += 3
             } else {
-                decoded.append(bytes[index])
+                decoded.append(name[index])
                 index += 1
             }
         }

@@ -46,7 +46,7 @@ public struct RequestTarget: Sendable, Hashable {
     public var canonicalQuery: String {
         guard let query, !query.isEmpty else { return "" }
         let hasPercent = query.utf8.contains(UInt8(ascii: "%"))
-        if !hasPercent, Self.isInCanonicalOrder(query.utf8) {
+        if !hasPercent, Self.isInCanonicalOrder(query) {
             // Most clients send their parameters in one fixed order, often sorted already:
             // then the query is its own canonical form, found in one scan without a copy.
             return String(query)
@@ -60,19 +60,21 @@ public struct RequestTarget: Sendable, Hashable {
     }
 
     /// Whether sorting `query`'s parameters would leave it as it is: none is empty, and their
-    /// names (the bytes up to the first `=`) never go down bytewise. Every step moves past one
-    /// `&`, so the loop ends.
-    static func isInCanonicalOrder(_ query: Substring.UTF8View) -> Bool {
-        var previousName: Substring.UTF8View?
-        var rest = query
-        while true {
-            let end = rest.firstIndex(of: UInt8(ascii: "&")) ?? rest.endIndex
-            guard end != rest.startIndex else { return false }
-            let name = rest[..<(rest[..<end].firstIndex(of: UInt8(ascii: "=")) ?? end)]
-            if let previousName, name.lexicographicallyPrecedes(previousName) { return false }
-            guard end != rest.endIndex else { return true }
-            previousName = name
-            rest = rest[rest.index(after: end)...]
+    /// names (the bytes up to the first `=`) never go down bytewise.
+    static func isInCanonicalOrder(_ query: Substring) -> Bool {
+        HeaderBytes.withUTF8(of: query) { bytes in
+            var previousName = bytes[0..<0]
+            var start = 0
+            // Every step moves past one `&`, so the loop ends.
+            while true {
+                let end = bytes[start...].firstIndex(of: UInt8(ascii: "&")) ?? bytes.endIndex
+                guard end != start else { return false }
+                let name = bytes[start..<(bytes[start..<end].firstIndex(of: UInt8(ascii: "=")) ?? end)]
+                if start != 0, name.lexicographicallyPrecedes(previousName) { return false }
+                guard end != bytes.endIndex else { return true }
+                previousName = name
+                start = end + 1
+            }
         }
     }
 
