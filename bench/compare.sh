@@ -13,18 +13,19 @@
 #
 # It builds the relay and the NIO floor in release mode (`swift build -c release --scratch-path
 # .build-bench`, never the default .build) and the fan-out floor (`cc -O2 -pthread
-# bench/fanout-floor.c`, into its work directory), then for every scenario and target starts a FRESH upstream, a fresh proxy
-# in front of it, and the load, so each figure (peak RSS included) belongs to that scenario
-# alone. The upstream is the backend fixture (Tests/SSERelayTests/Fixtures/backend.js), except
+# bench/fanout-floor.c`, into its work directory), then for every scenario and target starts
+# a FRESH upstream, a fresh proxy in front of it, and the load, so each figure (peak RSS
+# included) belongs to that scenario alone. The upstream is the backend fixture (Tests/SSERelayTests/Fixtures/backend.js), except
 # in passthrough-fast. Targets:
 #
 #   direct   the upstream itself, where it makes sense
 #   floor    in the shared streams and the storm, bench/fanout-floor.c, the physical limit of
 #            this machine: one upstream read framed once, one write per client, nothing else
 #            (no replay, so its late joiners miss the events before they joined; counted
-#            apart); in pass-through, bench/NIOFloor, the framework's floor: a minimal reverse
-#            proxy on NIO's own HTTP/1 pipelines, one upstream connection per client connection,
-#            nothing of the relay's
+#            apart); in pass-through, distinct and idle, bench/NIOFloor, the framework's
+#            floor: a minimal reverse proxy on NIO's own HTTP/1 pipelines, one upstream
+#            connection per client connection, bodies passed on as they come, nothing of the
+#            relay's
 #   nginx    bench/nginx.conf, 2 workers
 #   relay    sse-relay: the release binary with bench/relay.json, --log-level warning
 #
@@ -121,9 +122,15 @@ else
   relay_bin=$(swift build -c release --scratch-path .build-bench --show-bin-path)/sse-relay
 fi
 
-# The NIO floor, when a selected pass-through scenario runs it.
+# Which floor a scenario measures against: the NIO floor where every client has a stream (or a
+# request) of its own, the C fan-out floor where clients share one.
+nio_floor_scenario() { [[ $1 == passthrough* || $1 == distinct || $1 == idle ]]; }
+
+# The NIO floor, when a selected scenario runs it.
 nio_floor_bin=${NIO_FLOOR_BIN:-}
-if [ -z "$nio_floor_bin" ] && [ -z "${RELAY_BIN:-}" ] && [[ " $scenarios " == *" passthrough"* ]] &&
+wants_nio_floor=
+for scenario in $scenarios; do nio_floor_scenario "$scenario" && wants_nio_floor=1; done
+if [ -z "$nio_floor_bin" ] && [ -z "${RELAY_BIN:-}" ] && [ -n "$wants_nio_floor" ] &&
   [[ " ${TARGETS:-floor} " == *" floor "* ]]; then
   swift build -c release --scratch-path .build-bench --product sse-relay-nio-floor >>"$out/build.log" 2>&1 \
     || { tail -30 "$out/build.log" >&2; exit 1; }
@@ -227,7 +234,7 @@ start_proxy() { # target: direct | floor | nginx | relay; sets target_port, prox
     floor)
       target_port=$(free_port)
       t0=$(date +%s%N)
-      if [[ $scenario == passthrough* ]]; then
+      if nio_floor_scenario "$scenario"; then
         "$nio_floor_bin" "$target_port" "$backend_port" 2>>"$out/floor.log" &
       else
         "$floor_bin" "$target_port" "$backend_port" 2>>"$out/floor.log" &
@@ -276,14 +283,14 @@ json() { # file, JS expression on `r`
 targets_for() {
   local all target
   case $1 in
-    idle) all="nginx relay" ;;
+    idle) all="floor nginx relay" ;;
     storm) all="floor nginx relay" ;;
     shared1k | shared9k) all="direct floor nginx relay" ;;
-    passthrough*) all="direct floor nginx relay" ;;
+    passthrough* | distinct) all="direct floor nginx relay" ;;
     *) all="direct nginx relay" ;;
   esac
   local floor=$floor_bin
-  [[ $1 != passthrough* ]] || floor=$nio_floor_bin
+  ! nio_floor_scenario "$1" || floor=$nio_floor_bin
   for target in $all; do
     [[ " ${TARGETS:-$all} " == *" $target "* ]] || continue
     [ "$target" != floor ] || [ -n "$floor" ] || continue
