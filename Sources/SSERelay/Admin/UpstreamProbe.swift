@@ -11,13 +11,14 @@ import SSERelayCore
 /// a health checker's own timeout never fires first).
 struct UpstreamProbe: Sendable {
     let upstream: UpstreamURL
-    let address: SocketAddress
+    /// The probe connects to the next of them, as a request would.
+    let addresses: UpstreamAddresses
     let timeoutSeconds: Double
     let group: any EventLoopGroup
 
-    init(upstream: UpstreamConfiguration, address: SocketAddress, group: any EventLoopGroup) {
+    init(upstream: UpstreamConfiguration, addresses: UpstreamAddresses, group: any EventLoopGroup) {
         self.upstream = upstream.url
-        self.address = address
+        self.addresses = addresses
         self.timeoutSeconds = min(upstream.connectTimeoutSeconds, 2)
         self.group = group
     }
@@ -26,9 +27,14 @@ struct UpstreamProbe: Sendable {
     func check() -> EventLoopFuture<UpstreamError?> {
         let upstream = self.upstream.description
         let timeout = self.timeoutSeconds
+        guard let address = self.addresses.next() else {
+            self.addresses.connectFailed()
+            return self.group.next().makeSucceededFuture(
+                .unresolved(self.addresses.name, self.addresses.resolutionError))
+        }
         return ClientBootstrap(group: self.group)
             .connectTimeout(.fractionalSeconds(timeout))
-            .connect(to: self.address)
+            .connect(to: address)
             .flatMap { channel in channel.close().map { nil } }
             .flatMapErrorThrowing { error in
                 .connectFailure(error, upstream: upstream, connectTimeoutSeconds: timeout)

@@ -65,6 +65,17 @@ public final class RelayMetrics: Sendable {
         case invalid
     }
 
+    /// How a resolution of the upstream's host name went, the `outcome` label of
+    /// `upstream_resolutions_total`.
+    public enum ResolutionOutcome: String, CaseIterable, Sendable {
+        /// It resolved to the addresses already in use.
+        case unchanged
+        /// It resolved to other addresses, which new connections use from now on.
+        case changed
+        /// It did not resolve; the known addresses stay in use.
+        case failed
+    }
+
     /// The registry `/metrics` renders.
     public let registry: PrometheusCollectorRegistry
 
@@ -88,6 +99,8 @@ public final class RelayMetrics: Sendable {
     private let startTime: Gauge
     private let streamOutcomes: [StreamOutcome: Counter]
     private let limitHits: [Limit: Counter]
+    private let resolutions: [ResolutionOutcome: Counter]
+    private let upstreamAddresses: Gauge
     /// `requests_total` and `upstream_errors_total` by label values, made on first use.
     private let labelledCounters = NIOLockedValueBox([LabelledCounterKey: Counter]())
     /// The `requests_total` counters by kind and status, found without building label strings:
@@ -173,6 +186,13 @@ public final class RelayMetrics: Sendable {
             named: MetricNameDescriptor(
                 namespace: "sse_relay", metricName: "limit_hits", unitName: "total",
                 helpText: "Times a configured limit refused, dropped or evicted something, by limit."))
+        self.resolutions = Self.counters(
+            for: ResolutionOutcome.self, label: "outcome", in: registry,
+            named: MetricNameDescriptor(
+                namespace: "sse_relay", metricName: "upstream_resolutions", unitName: "total",
+                helpText: "Resolutions of the upstream's host name, by outcome."))
+        self.upstreamAddresses = gauge(
+            "upstream_addresses", "", "Addresses the upstream's host name stands for now; new connections take them in turn.")
         // The relay's start, which for the daemon is the process's to within milliseconds.
         self.startTime.set(Self.wallClockSeconds())
     }
@@ -258,6 +278,17 @@ public final class RelayMetrics: Sendable {
                 return counter
             }()
         counter.increment()
+    }
+
+    /// Counts a resolution of the upstream's host name; `addresses` are the ones in use after it.
+    func recordUpstreamResolution(_ outcome: ResolutionOutcome, addresses: Int) {
+        self.resolutions[outcome]?.increment()
+        self.upstreamAddresses.set(Int64(addresses))
+    }
+
+    /// Sets the number of addresses the upstream's host name stands for.
+    func setUpstreamAddresses(_ count: Int) {
+        self.upstreamAddresses.set(Int64(count))
     }
 
     /// Counts a failed upstream request by ``UpstreamError/reason``.

@@ -19,6 +19,9 @@ extension ProxyServer {
         if new.upstream.connectTimeoutSeconds != running.upstream.connectTimeoutSeconds {
             needsRestart.append("upstream.connectTimeoutSeconds")
         }
+        if new.upstream.resolveIntervalSeconds != running.upstream.resolveIntervalSeconds {
+            needsRestart.append("upstream.resolveIntervalSeconds")
+        }
         if new.upstream.idleTimeoutSeconds != running.upstream.idleTimeoutSeconds {
             needsRestart.append("upstream.idleTimeoutSeconds")
         }

@@ -30,6 +30,8 @@ public final class ProxyServer: Sendable {
 
     private let serverChannel: any Channel
     private let pools: UpstreamPools
+    /// Resolves the upstream's name again while the server runs; cancelled at shutdown.
+    private let refresher: Task<Void, Never>
     let connections: ConnectionRegistry
     /// Every generation of every stream route.
     let streams: StreamRegistry
@@ -44,12 +46,14 @@ public final class ProxyServer: Sendable {
         localAddress: SocketAddress,
         serverChannel: any Channel,
         pools: UpstreamPools,
+        refresher: Task<Void, Never>,
         connections: ConnectionRegistry,
         streams: StreamRegistry,
         settings: ProxySettingsStore,
         capacity: ConnectionCapacity,
         logger: Logger
     ) {
+        self.refresher = refresher
         self.capacity = capacity
         self.localAddress = localAddress
         self.serverChannel = serverChannel
@@ -61,8 +65,8 @@ public final class ProxyServer: Sendable {
         self.logger = logger
     }
 
-    /// The upstream's resolved address, for the readiness probe.
-    var upstreamAddress: SocketAddress { self.pools.address }
+    /// The addresses the upstream's name stands for now, for the readiness probe.
+    var upstreamAddresses: UpstreamAddresses { self.pools.addresses }
 
     /// Whether ``shutdown(gracePeriod:)`` began: `/readyz` answers `503` from then on.
     public var isDraining: Bool { self.draining.load(ordering: .relaxed) }
@@ -81,8 +85,11 @@ public final class ProxyServer: Sendable {
         let capacity = ConnectionCapacity(
             descriptorLimit: DescriptorLimit.current()?.soft ?? 1024, configuration: configuration)
         Self.log(capacity, logger: logger)
+        let resolve: UpstreamAddressRefresher.Resolve = { try await SystemHostResolver().resolve(host: $0, port: $1) }
+        let addresses = await UpstreamAddressRefresher.initialAddresses(
+            for: configuration.upstream.url, resolve: resolve, metrics: metrics, logger: logger)
         let pools = try await UpstreamPools.make(
-            group: group, configuration: configuration.upstream, capacity: capacity,
+            group: group, configuration: configuration.upstream, addresses: addresses, capacity: capacity,
             receiveBuffers: Self.receiveBuffers)
         let connections = ConnectionRegistry(limit: capacity.clientConnections)
         let settings = ProxySettingsStore(configuration)
@@ -110,10 +117,14 @@ public final class ProxyServer: Sendable {
         guard let localAddress = channel.localAddress else {
             throw ChannelError.unknownLocalAddress
         }
+        let refresher = UpstreamAddressRefresher(
+            addresses: addresses, interval: .seconds(configuration.upstream.resolveIntervalSeconds),
+            resolve: resolve, metrics: metrics, logger: logger, onChange: { pools.addressesChanged(to: $0) })
         return ProxyServer(
             localAddress: localAddress,
             serverChannel: channel,
             pools: pools,
+            refresher: Task { await refresher.run() },
             connections: connections,
             streams: registry,
             settings: settings,
@@ -209,6 +220,7 @@ public final class ProxyServer: Sendable {
             _ = await self.connections.waitUntilEmpty(timeout: .seconds(5), on: loop)
         }
         self.streams.cancelAll()
+        self.refresher.cancel()
         await self.pools.shutdown()
     }
 }

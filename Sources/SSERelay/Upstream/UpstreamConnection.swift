@@ -30,6 +30,9 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     /// it counts against the streams' budget, not the keep-alive pool's, and is closed rather
     /// than kept when released.
     var isDedicatedToStream = false
+    /// The pool's ``UpstreamConnectionPool/addressEpoch`` when this connection's address was
+    /// last known to be one the upstream's name stands for.
+    var addressEpoch = 0
     /// Closes the connection when it sits idle in the pool for too long; created once the
     /// handler has its event loop.
     private(set) var idleTimer: DeadlineTimer?

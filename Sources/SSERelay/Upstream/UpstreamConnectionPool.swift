@@ -35,6 +35,11 @@ final class UpstreamConnectionPool {
     private(set) var streamCount = 0
     private var waiters = CircularBuffer<Waiter>()
     private var isShutDown = false
+    /// Counts the changes of the upstream's addresses (``addressesChanged(to:)``); a connection
+    /// from an earlier count is checked against ``currentAddresses`` before it is reused.
+    private(set) var addressEpoch = 0
+    /// The addresses the upstream's name stands for since the last change; `nil` before any.
+    private var currentAddresses: Set<SocketAddress>?
 
     init(
         eventLoop: any EventLoop,
@@ -115,7 +120,9 @@ final class UpstreamConnectionPool {
     func release(_ connection: UpstreamConnection) {
         self.eventLoop.assertInEventLoop()
         connection.detachReceiver()
-        guard connection.isReusable, !connection.isDedicatedToStream, !self.isShutDown else {
+        guard connection.isReusable, !connection.isDedicatedToStream, !self.isShutDown,
+            self.isCurrent(connection)
+        else {
             connection.close()
             return
         }
@@ -128,6 +135,32 @@ final class UpstreamConnectionPool {
             connection.close()
         }
         self.idle.append(connection)
+    }
+
+    /// The upstream's name stands for other addresses now: idle connections to an address it
+    /// no longer stands for are closed, and busy ones are closed when released, so new requests
+    /// go where the name points. Their exchanges, and streams, finish where they are.
+    func addressesChanged(to addresses: [SocketAddress]) {
+        self.eventLoop.assertInEventLoop()
+        self.addressEpoch += 1
+        self.currentAddresses = Set(addresses)
+        let stale = self.idle.filter { !self.isCurrent($0) }
+        for connection in stale {
+            connection.close()
+        }
+    }
+
+    /// Whether `connection` goes to an address the upstream's name stands for: at once when no
+    /// change happened since it was last checked (the usual case: an integer comparison).
+    private func isCurrent(_ connection: UpstreamConnection) -> Bool {
+        guard connection.addressEpoch != self.addressEpoch else { return true }
+        guard let current = self.currentAddresses, let remote = connection.channel?.remoteAddress,
+            !current.contains(remote)
+        else {
+            connection.addressEpoch = self.addressEpoch
+            return true
+        }
+        return false
     }
 
     /// Forgets a connection that became a tunnel: it no longer counts against the limit.
@@ -193,6 +226,7 @@ final class UpstreamConnectionPool {
                     do {
                         let connection = try channel.pipeline.syncOperations.handler(type: UpstreamConnection.self)
                         connection.isDedicatedToStream = use == .stream
+                        connection.addressEpoch = self.addressEpoch
                         connection.pool = self
                         completion(.success(connection))
                     } catch {

@@ -13,12 +13,18 @@ struct UpstreamConnector {
     /// Opens a channel on `eventLoop` with ``installHandlers(on:)`` applied.
     let open: (_ eventLoop: any EventLoop) -> EventLoopFuture<any Channel>
 
-    /// TCP connections to `address`, with keep-alive probes, reading into `receiveBuffers`.
+    /// TCP connections to `addresses`, each to the next address in turn, with keep-alive
+    /// probes, reading into `receiveBuffers`. A connect that fails asks `addresses` to resolve
+    /// the name again early.
     static func tcp(
-        to address: SocketAddress, connectTimeout: TimeAmount, receiveBuffers: AdaptiveRecvByteBufferAllocator
+        to addresses: UpstreamAddresses, connectTimeout: TimeAmount, receiveBuffers: AdaptiveRecvByteBufferAllocator
     ) -> UpstreamConnector {
         UpstreamConnector { eventLoop in
-            ClientBootstrap(group: eventLoop)
+            guard let address = addresses.next() else {
+                addresses.connectFailed()
+                return eventLoop.makeFailedFuture(UpstreamError.unresolved(addresses.name, addresses.resolutionError))
+            }
+            let connecting = ClientBootstrap(group: eventLoop)
                 .connectTimeout(connectTimeout)
                 .channelOption(.socketOption(.so_keepalive), value: 1)
                 .channelOption(.recvAllocator, value: receiveBuffers)
@@ -26,6 +32,8 @@ struct UpstreamConnector {
                     channel.eventLoop.makeCompletedFuture { try Self.installHandlers(on: channel) }
                 }
                 .connect(to: address)
+            connecting.whenFailure { _ in addresses.connectFailed() }
+            return connecting
         }
     }
 

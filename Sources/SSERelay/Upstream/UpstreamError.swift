@@ -14,7 +14,7 @@ public import NIOHTTP1
 public struct UpstreamError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The stable name of the failure: `connection_refused`, `connect_timeout`,
     /// `response_timeout`, `closed_before_response`, `closed_mid_response`,
-    /// `invalid_response`, `connect_failed`, `no_connection_available`,
+    /// `invalid_response`, `connect_failed`, `unresolved`, `no_connection_available`,
     /// `no_stream_connection_available`, `shutting_down`.
     public let reason: String
     /// What a client is told: the failure in a few words, without the upstream's address, the
@@ -35,6 +35,12 @@ public struct UpstreamError: Error, Sendable, Hashable, CustomStringConvertible 
         .init(
             reason: "connect_failed", publicDetail: "cannot connect to the upstream",
             detail: "cannot connect to upstream \(upstream): \(error)", status: .badGateway)
+    }
+
+    static func unresolved(_ upstream: String, _ error: String?) -> Self {
+        .init(
+            reason: "unresolved", publicDetail: "cannot connect to the upstream",
+            detail: "upstream \(upstream): \(error ?? "its name resolves to no address")", status: .badGateway)
     }
 
     static func connectTimeout(_ upstream: String, seconds: Double) -> Self {

@@ -4,8 +4,9 @@ import SSERelayCore
 /// The ``UpstreamConnectionPool`` of every event loop of the server's group.
 final class UpstreamPools: Sendable {
     private let pools: [ObjectIdentifier: NIOLoopBound<UpstreamConnectionPool>]
-    /// The upstream's socket address, resolved once at start-up.
-    let address: SocketAddress
+    /// The addresses the upstream's name stands for, kept current by an
+    /// ``UpstreamAddressRefresher``.
+    let addresses: UpstreamAddresses
 
     /// Creates one pool on each loop of `group`, sharing the keep-alive budget
     /// (``ConnectionCapacity/pooledUpstreamConnections``, the effective `upstream.maxConnections`)
@@ -14,10 +15,10 @@ final class UpstreamPools: Sendable {
     static func make(
         group: any EventLoopGroup,
         configuration: UpstreamConfiguration,
+        addresses: UpstreamAddresses,
         capacity: ConnectionCapacity,
         receiveBuffers: AdaptiveRecvByteBufferAllocator
     ) async throws -> UpstreamPools {
-        let address = try Self.resolve(configuration.url)
         let loops = Array(group.makeIterator())
         var pools: [ObjectIdentifier: NIOLoopBound<UpstreamConnectionPool>] = [:]
         for (index, loop) in loops.enumerated() {
@@ -28,7 +29,7 @@ final class UpstreamPools: Sendable {
                     UpstreamConnectionPool(
                         eventLoop: loop,
                         connector: .tcp(
-                            to: address, connectTimeout: .fractionalSeconds(configuration.connectTimeoutSeconds),
+                            to: addresses, connectTimeout: .fractionalSeconds(configuration.connectTimeoutSeconds),
                             receiveBuffers: receiveBuffers),
                         configuration: configuration, limit: limit,
                         streamLimit: streamLimit),
@@ -36,7 +37,7 @@ final class UpstreamPools: Sendable {
                 )
             }.get()
         }
-        return UpstreamPools(pools: pools, address: address)
+        return UpstreamPools(pools: pools, addresses: addresses)
     }
 
     /// Loop `index`'s part of `total` shared among `count` loops: the remainder of the division
@@ -46,9 +47,9 @@ final class UpstreamPools: Sendable {
         return max(1, total / count + (index < total % count ? 1 : 0))
     }
 
-    private init(pools: [ObjectIdentifier: NIOLoopBound<UpstreamConnectionPool>], address: SocketAddress) {
+    private init(pools: [ObjectIdentifier: NIOLoopBound<UpstreamConnectionPool>], addresses: UpstreamAddresses) {
         self.pools = pools
-        self.address = address
+        self.addresses = addresses
     }
 
     /// The pool of `eventLoop`; call on that loop.
@@ -56,18 +57,18 @@ final class UpstreamPools: Sendable {
         self.pools[ObjectIdentifier(eventLoop)]?.value
     }
 
+    /// Tells every pool that the upstream's name stands for `addresses` now (see
+    /// ``UpstreamConnectionPool/addressesChanged(to:)``).
+    func addressesChanged(to addresses: [SocketAddress]) {
+        for pool in self.pools.values {
+            pool.eventLoop.execute { pool.value.addressesChanged(to: addresses) }
+        }
+    }
+
     /// Closes every pool's idle connections.
     func shutdown() async {
         for pool in self.pools.values {
             try? await pool.eventLoop.submit { pool.value.shutdown() }.get()
         }
-    }
-
-    /// The upstream's socket address, resolved once at start-up so no request waits on DNS.
-    private static func resolve(_ url: UpstreamURL) throws -> SocketAddress {
-        if let address = try? SocketAddress(ipAddress: url.host, port: url.port) {
-            return address
-        }
-        return try SocketAddress.makeAddressResolvingHost(url.host, port: url.port)
     }
 }

@@ -20,6 +20,11 @@ public struct UpstreamConfiguration: Sendable, Hashable {
     /// may sit unused. Below Node's default `keepAliveTimeout` of 5 s, so the relay closes an idle
     /// connection before the backend does and never reuses one the backend is closing.
     public var idleTimeoutSeconds: Double = 4
+    /// `upstream.resolveIntervalSeconds` (number, default 30): how often the upstream's host
+    /// name is resolved again, so a backend that gets a new address (a restarted container) is
+    /// followed without a restart. A connection that cannot be opened asks for a resolution at
+    /// once (at most one a second). Ignored when the host is an IP address.
+    public var resolveIntervalSeconds: Double = 30
 
     public init() {}
 }
@@ -42,6 +47,7 @@ extension UpstreamConfiguration {
         self.responseTimeoutSeconds = reader.seconds("responseTimeoutSeconds", default: 30, in: 0.001...86400)
         self.maxConnections = reader.optionalInteger("maxConnections", default: nil, in: 1...1_000_000)
         self.idleTimeoutSeconds = reader.seconds("idleTimeoutSeconds", default: 4, in: 0.001...86400)
+        self.resolveIntervalSeconds = reader.seconds("resolveIntervalSeconds", default: 30, in: 1...86400)
         reader.finish()
     }
 }

@@ -34,7 +34,7 @@ extension ConfigurationLoaderTests {
             (#"{"x": 1}"#, "admin, limits, listen, log, shutdownGraceSeconds, streams, upstream"),
             (
                 #"{"upstream": {"x": 1}}"#,
-                "connectTimeoutSeconds, idleTimeoutSeconds, maxConnections, responseTimeoutSeconds, url"
+                "connectTimeoutSeconds, idleTimeoutSeconds, maxConnections, resolveIntervalSeconds, responseTimeoutSeconds, url"
             ),
             (#"{"admin": {"x": 1}}"#, "listen, token"),
             (

@@ -20,6 +20,9 @@ struct ProxyHandlerTests {
         /// Every upstream connection opened so far, in order.
         private(set) var upstreams: [EmbeddedChannel] = []
         let registry: StreamRegistry
+        /// The upstream pool of the client's loop; every upstream connection goes to
+        /// 127.0.0.1:8080.
+        let pool: UpstreamConnectionPool
 
         init(configuration: RelayConfiguration = RelayConfiguration()) throws {
             let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -40,6 +43,7 @@ struct ProxyHandlerTests {
             let pool = UpstreamConnectionPool(
                 eventLoop: self.loop, connector: connector, configuration: configuration.upstream, limit: 4,
                 streamLimit: 4)
+            self.pool = pool
             let encoder = FramedResponseEncoder()
             let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
             let handler = ProxyHandler(
@@ -111,6 +115,40 @@ struct ProxyHandlerTests {
         }
         #expect(relay.upstreams.count == 1, "the pooled connection was reused")
         #expect(relay.client.isActive)
+    }
+
+    @Test("the upstream's name moves: an idle connection to the old address is closed, the next request connects anew")
+    func addressChangeRetiresIdleConnection() throws {
+        let relay = try Harness()
+        defer { relay.finish() }
+        try relay.send("GET /one HTTP/1.1\r\nHost: relay\r\n\r\n")
+        try relay.upstreamSends(Self.okResponse)
+        #expect(try relay.received().hasSuffix("ok"))
+        // Still the same address among others: the idle connection stays.
+        relay.pool.addressesChanged(to: [
+            try SocketAddress(ipAddress: "127.0.0.2", port: 8080),
+            try SocketAddress(ipAddress: "127.0.0.1", port: 8080),
+        ])
+        #expect(relay.upstreams[0].isActive)
+        relay.pool.addressesChanged(to: [try SocketAddress(ipAddress: "127.0.0.2", port: 8080)])
+        #expect(!relay.upstreams[0].isActive)
+        try relay.send("GET /two HTTP/1.1\r\nHost: relay\r\n\r\n")
+        #expect(relay.upstreams.count == 2)
+        #expect(try relay.upstreamReceived(1).hasPrefix("GET /two HTTP/1.1\r\n"))
+    }
+
+    @Test("the upstream's name moves mid-exchange: the exchange finishes on its connection, which is then closed")
+    func addressChangeRetiresBusyConnection() throws {
+        let relay = try Harness()
+        defer { relay.finish() }
+        try relay.send("GET /one HTTP/1.1\r\nHost: relay\r\n\r\n")
+        relay.pool.addressesChanged(to: [try SocketAddress(ipAddress: "127.0.0.2", port: 8080)])
+        #expect(relay.upstreams[0].isActive)
+        try relay.upstreamSends(Self.okResponse)
+        #expect(try relay.received().hasSuffix("ok"))
+        #expect(!relay.upstreams[0].isActive)
+        try relay.send("GET /two HTTP/1.1\r\nHost: relay\r\n\r\n")
+        #expect(relay.upstreams.count == 2)
     }
 
     @Test("pipelining: the second request goes upstream only after the first response, answers in order")

@@ -40,9 +40,11 @@ struct StreamSafetyTests {
     }
 
     /// Polls `condition` (state held by another process, which cannot be awaited) every 20 ms,
-    /// at most `attempts` times; fails with `what` when it never holds.
+    /// at most `attempts` times (20 s: a saturated machine, such as a sanitizer run beside a
+    /// fuzzer, delays the backend's own bookkeeping by seconds); fails with `what` when it never
+    /// holds.
     private func waitUntil(
-        _ what: String, attempts: Int = 250, _ condition: () async throws -> Bool
+        _ what: String, attempts: Int = 1000, _ condition: () async throws -> Bool
     ) async throws {
         for _ in 0..<attempts {
             if try await condition() { return }
