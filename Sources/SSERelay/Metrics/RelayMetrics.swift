@@ -192,7 +192,8 @@ public final class RelayMetrics: Sendable {
                 namespace: "sse_relay", metricName: "upstream_resolutions", unitName: "total",
                 helpText: "Resolutions of the upstream's host name, by outcome."))
         self.upstreamAddresses = gauge(
-            "upstream_addresses", "", "Addresses the upstream's host name stands for now; new connections take them in turn.")
+            "upstream_addresses", "",
+            "Addresses the upstream's host name stands for now; new connections take them in turn.")
         // The relay's start, which for the daemon is the process's to within milliseconds.
         self.startTime.set(Self.wallClockSeconds())
     }
