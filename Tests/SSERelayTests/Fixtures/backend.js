@@ -1,6 +1,7 @@
 // A stand-in for the chat backend sse-relay sits in front of. Node built-ins only.
 //
-// Prints {"port": N} on stdout once listening on 127.0.0.1 (port from argv[2], default 0).
+// Prints {"port": N} on stdout once listening on 127.0.0.1 (port from argv[2], default 0; the
+// address from argv[3], such as 127.0.0.2, for a backend that moves to another address).
 // Routes:
 //   GET  /hello                 200 text/plain "hello world" with Content-Length
 //   ANY  /echo                  200 JSON {method, url, httpVersion, headers, bodyBytes, bodySha256}
@@ -296,7 +297,7 @@ server.on('upgrade', (req, socket, head) => {
   socket.on('error', () => {});
 });
 
-server.listen(Number(process.argv[2] || 0), '127.0.0.1', () => {
+server.listen(Number(process.argv[2] || 0), process.argv[3] || '127.0.0.1', () => {
   process.stdout.write(JSON.stringify({ port: server.address().port }) + '\n');
 });
 process.on('SIGTERM', () => process.exit(0));

@@ -21,12 +21,14 @@ final class BackendProcess: Sendable {
 
     /// Starts a fixture of its own and waits for the line announcing its port.
     ///
-    /// - Parameter port: A fixed port (to bring a stopped backend back where it was), or 0.
-    static func start(port: Int = 0) async throws -> BackendProcess {
+    /// - Parameters:
+    ///   - port: A fixed port (to bring a stopped backend back where it was), or 0.
+    ///   - host: The loopback address it listens on (127.0.0.2 for a backend that moved).
+    static func start(port: Int = 0, host: String = "127.0.0.1") async throws -> BackendProcess {
         let script = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Fixtures/backend.js")
-        let fixture = try await NodeFixture.launch(script, arguments: [String(port)])
+        let fixture = try await NodeFixture.launch(script, arguments: [String(port), host])
         return BackendProcess(port: fixture.port, process: fixture.process, exit: fixture.exit)
     }
 

@@ -15,6 +15,17 @@ final class TemporaryFile {
         try contents.write(toFile: self.path, atomically: true, encoding: .utf8)
     }
 
+    /// Replaces the contents in the same file (``write(_:)`` replaces the file): a bind mount
+    /// of this file, which holds on to the file itself, sees the new contents.
+    func rewriteInPlace(_ contents: String) throws {
+        guard let handle = FileHandle(forWritingAtPath: self.path) else {
+            throw FixtureError("cannot open \(self.path) for writing")
+        }
+        defer { try? handle.close() }
+        try handle.truncate(atOffset: 0)
+        try handle.write(contentsOf: Data(contents.utf8))
+    }
+
     deinit {
         try? FileManager.default.removeItem(atPath: self.path)
     }
