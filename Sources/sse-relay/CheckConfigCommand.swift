@@ -1,4 +1,6 @@
 import ArgumentParser
+import NIOCore
+import SSERelay
 import SSERelayCore
 
 /// `sse-relay check-config PATH`: validates a file and exits 0, or prints every problem and
@@ -6,7 +8,9 @@ import SSERelayCore
 ///
 /// A valid file also gets what it decides about identity and secrets, which no other key's
 /// default changes as much: each route's key rule (the headers left out, or the explicit
-/// `varyHeaders` list) and private response headers, and the redacted query parameters.
+/// `varyHeaders` list) and private response headers, and the redacted query parameters. An
+/// upstream host name that does not resolve here is a warning, not an error: the relay starts
+/// with it and keeps resolving it (a backend container may not exist yet).
 struct CheckConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-config",
@@ -27,5 +31,15 @@ struct CheckConfigCommand: ParsableCommand {
         }
         let redacted = configuration.log.redactQueryParameters
         print("log.redactQueryParameters: \(redacted.isEmpty ? "none" : redacted.joined(separator: ", "))")
+        let upstream = configuration.upstream.url
+        if (try? SocketAddress(ipAddress: upstream.host, port: upstream.port)) == nil {
+            do {
+                _ = try SystemHostResolver.resolveBlocking(host: upstream.host, port: upstream.port)
+            } catch {
+                print(
+                    "warning: upstream.url: \(error); the relay would start and resolve it again every "
+                        + "upstream.resolveIntervalSeconds, answering 502 until it resolves")
+            }
+        }
     }
 }

@@ -1,4 +1,4 @@
-import NIOCore
+public import NIOCore
 import NIOPosix
 
 #if canImport(Glibc)
@@ -10,11 +10,13 @@ import NIOPosix
 /// Resolves a host name to every TCP address it stands for, with the system's resolver
 /// (`getaddrinfo`: `/etc/hosts`, then DNS, as `/etc/nsswitch.conf` says), on NIO's blocking
 /// thread pool so that no event loop waits on a name server.
-struct SystemHostResolver: Sendable {
+public struct SystemHostResolver: Sendable {
     /// Why a name did not resolve: `getaddrinfo`'s own words.
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
     }
+
+    public init() {}
 
     /// Resolves `host`, port `port`: IPv4 and IPv6 stream addresses, in the resolver's order,
     /// each once.
@@ -24,7 +26,9 @@ struct SystemHostResolver: Sendable {
         }
     }
 
-    static func resolveBlocking(host: String, port: Int) throws -> [SocketAddress] {
+    /// ``resolve(host:port:)`` on the calling thread, which waits for the name server: for the
+    /// command line, never an event loop.
+    public static func resolveBlocking(host: String, port: Int) throws -> [SocketAddress] {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)

@@ -57,6 +57,19 @@ struct CommandLineTests {
         #expect(outcome.output.hasPrefix("\(path): configuration is valid\n"))
     }
 
+    @Test("check-config warns about an upstream name that does not resolve, and still accepts the file")
+    func checkWarnsAboutUnresolvableUpstream() async throws {
+        let path = try self.writeTemporary(#"{"upstream": "http://no-such-backend.invalid:3000"}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let outcome = try await self.run(["check-config", path])
+        #expect(outcome.status == 0)
+        let warning = outcome.output.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(warning.hasPrefix("warning: upstream.url: no-such-backend.invalid does not resolve"), "\(warning)")
+        let resolvable = try self.writeTemporary(#"{"upstream": "http://localhost:3000"}"#)
+        defer { try? FileManager.default.removeItem(atPath: resolvable) }
+        #expect(!(try await self.run(["check-config", resolvable]).output.contains("warning")))
+    }
+
     @Test("check-config prints each route's key rule, its private response headers and the redacted query parameters")
     func checkPrintsIdentityRules() async throws {
         let path = try self.writeTemporary(
