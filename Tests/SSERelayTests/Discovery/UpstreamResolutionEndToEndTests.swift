@@ -23,6 +23,24 @@ struct UpstreamResolutionEndToEndTests {
         return try JSONDecoder().decode(BackendStats.self, from: Data(response.body.readableBytesView)).requests
     }
 
+    /// The relay in a mount namespace of its own with `hosts` over `/etc/hosts`, its upstream
+    /// `http://backend.test:PORT` resolved again every second; the configuration file is
+    /// returned so that it outlives the relay's reading of it.
+    private func startRelay(backendPort: Int, hosts: TemporaryFile) throws -> (RelayProcess, TemporaryFile) {
+        let configuration = try TemporaryFile(
+            """
+            {
+              "listen": "127.0.0.1:0",
+              "admin": { "listen": "127.0.0.1:0" },
+              "upstream": { "url": "http://backend.test:\(backendPort)", "resolveIntervalSeconds": 1 }
+            }
+            """)
+        let relay = try RelayProcess(
+            arguments: ["--config", configuration.path],
+            launcher: MountNamespace.launcher(bindMounting: hosts.path, over: "/etc/hosts"))
+        return (relay, configuration)
+    }
+
     @Test("a backend that moves is followed without a restart; the stream on its old address finishes there")
     func followsMovedBackend() async throws {
         let hosts = try TemporaryFile("127.0.0.1 backend.test\n")
@@ -30,18 +48,9 @@ struct UpstreamResolutionEndToEndTests {
         defer { old.stop() }
         let moved = try await BackendProcess.start(port: old.port, host: "127.0.0.2")
         defer { moved.stop() }
-        let configuration = try TemporaryFile(
-            """
-            {
-              "listen": "127.0.0.1:0",
-              "admin": { "listen": "127.0.0.1:0" },
-              "upstream": { "url": "http://backend.test:\(old.port)", "resolveIntervalSeconds": 1 }
-            }
-            """)
-        let relay = try RelayProcess(
-            arguments: ["--config", configuration.path],
-            launcher: MountNamespace.launcher(bindMounting: hosts.path, over: "/etc/hosts"))
+        let (relay, configuration) = try self.startRelay(backendPort: old.port, hosts: hosts)
         defer { relay.stop() }
+        defer { withExtendedLifetime(configuration) {} }
         let address = try SocketAddress(ipAddress: "127.0.0.1", port: try await relay.listeningPort())
         let hello = try await fetch(address, .GET, "/hello")
         #expect(String(buffer: hello.body) == "hello world")
@@ -79,18 +88,9 @@ struct UpstreamResolutionEndToEndTests {
         let hosts = try TemporaryFile("127.0.0.1 localhost\n")
         let backend = try await BackendProcess.start(host: "127.0.0.1")
         defer { backend.stop() }
-        let configuration = try TemporaryFile(
-            """
-            {
-              "listen": "127.0.0.1:0",
-              "admin": { "listen": "127.0.0.1:0" },
-              "upstream": { "url": "http://backend.test:\(backend.port)", "resolveIntervalSeconds": 1 }
-            }
-            """)
-        let relay = try RelayProcess(
-            arguments: ["--config", configuration.path],
-            launcher: MountNamespace.launcher(bindMounting: hosts.path, over: "/etc/hosts"))
+        let (relay, configuration) = try self.startRelay(backendPort: backend.port, hosts: hosts)
         defer { relay.stop() }
+        defer { withExtendedLifetime(configuration) {} }
         let address = try SocketAddress(ipAddress: "127.0.0.1", port: try await relay.listeningPort())
         let admin = try SocketAddress(ipAddress: "127.0.0.1", port: try await relay.adminPort())
         #expect(relay.logText.contains("upstream name does not resolve"))
