@@ -58,12 +58,12 @@ struct UpstreamAddressRefresher: Sendable {
         }
     }
 
-    /// Resolves until cancelled. The first resolution happened before serving (see
-    /// ``UpstreamPools``); this starts with the wait.
+    /// Resolves until cancelled. The first resolution happened before serving
+    /// (``initialAddresses(for:resolve:metrics:logger:)``); this starts with the wait.
     func run() async {
         guard !self.addresses.isFixed else { return }
         var failing = self.addresses.resolutionError != nil
-        // Ends when the task is cancelled (the relay stops) or the failure stream finishes.
+        // Ends when the task is cancelled: the relay stops.
         while !Task.isCancelled {
             guard await self.waitForNextResolution() else { return }
             let started = ContinuousClock.now
