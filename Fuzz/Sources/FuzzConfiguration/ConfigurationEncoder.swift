@@ -24,6 +24,7 @@ enum ConfigurationEncoder {
                 "responseTimeoutSeconds": .number(upstream.responseTimeoutSeconds),
                 "maxConnections": upstream.maxConnections.map { .integer($0) } ?? .null,
                 "idleTimeoutSeconds": .number(upstream.idleTimeoutSeconds),
+                "resolveIntervalSeconds": .number(upstream.resolveIntervalSeconds),
             ]),
             "admin": .object([
                 "listen": configuration.admin.listen.map { .string($0.description) } ?? .null,

@@ -22,6 +22,7 @@ enum ConfigurationValidity {
             self.check(maxConnections, in: 1...1_000_000, "upstream.maxConnections")
         }
         self.check(upstream.idleTimeoutSeconds, in: 0.001...86400, "upstream.idleTimeoutSeconds")
+        self.check(upstream.resolveIntervalSeconds, in: 1...86400, "upstream.resolveIntervalSeconds")
 
         var paths: Set<String> = []
         for route in configuration.streams {

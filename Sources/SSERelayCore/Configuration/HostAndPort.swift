@@ -9,7 +9,8 @@ public struct HostAndPort: Sendable, Hashable, CustomStringConvertible {
         self.port = port
     }
 
-    /// Parses `HOST:PORT`; an IPv6 host is written in brackets.
+    /// Parses `HOST:PORT`; an IPv6 host is written in brackets, and only an IPv6 host (one with
+    /// a `:`): a bracket anywhere else would not be written back the way it was read.
     public init(parsing text: String) throws(ConfigurationValueError) {
         let expectation = "expected HOST:PORT such as 127.0.0.1:8080 or [::1]:8080"
         let host: Substring
@@ -27,7 +28,9 @@ public struct HostAndPort: Sendable, Hashable, CustomStringConvertible {
             host = text[..<colon]
             portText = text[text.index(after: colon)...]
         }
-        guard !host.isEmpty, !host.contains(where: { $0 == " " || $0 == "/" }) else {
+        guard !host.isEmpty, !host.contains(where: { $0 == " " || $0 == "/" || $0 == "[" || $0 == "]" }),
+            !text.hasPrefix("[") || host.contains(":")
+        else {
             throw ConfigurationValueError(expectation)
         }
         guard let port = Int(portText), (0...65535).contains(port) else {

@@ -46,6 +46,12 @@ struct HostAndPortTests {
             "[]:80",
             "[::1:80",
             "[::1]x:80",
+            // Brackets hold an IPv6 address and nothing else (found by the configuration
+            // fuzzer: `[[[[x]:80` read back as another host).
+            "[[[[[1717.869null]:80",
+            "[localhost]:80",
+            "a[b:80",
+            "a]b:80",
             "localhost: 80",
             "localhost:80 ",
             "localhost:8.5",
