@@ -107,7 +107,7 @@ enum HeaderBytes {
     }
 
     /// `byte` with `A`–`Z` turned into `a`–`z`.
-    private static func lowercased(_ byte: UInt8) -> UInt8 {
+    static func lowercased(_ byte: UInt8) -> UInt8 {
         byte &- UInt8(ascii: "A") < 26 ? byte | 0x20 : byte
     }
 }

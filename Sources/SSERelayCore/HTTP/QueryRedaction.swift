@@ -82,15 +82,10 @@ public struct QueryRedaction: Sendable, Hashable {
         let name = parameter[..<equals]
         if let asciiNames, name.allSatisfy({ $0 < 0x80 && $0 != UInt8(ascii: "%") }) {
             return asciiNames.contains {
-                name.count == $0.count && zip(name, $0).allSatisfy(Self.equalIgnoringASCIICase)
+                name.count == $0.count && zip(name, $0).allSatisfy { HeaderBytes.lowercased($0) == $1 }
             }
         }
         return self.names.contains(Self.comparableName(name))
-    }
-
-    /// Whether a name's byte is the lowercase byte `expected` ignoring ASCII case.
-    private static func equalIgnoringASCIICase(_ byte: UInt8, _ expected: UInt8) -> Bool {
-        (byte &- UInt8(ascii: "A") < 26 ? byte | 0x20 : byte) == expected
     }
 
     /// The name as a backend reads it: percent-decoded (so `%74oken` is `token`), lowercased.

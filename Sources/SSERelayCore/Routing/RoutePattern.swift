@@ -57,10 +57,7 @@ public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
         // Bytes, not `Character`s: a path is matched as it goes over the wire, and a separator
         // is a `/` byte whatever follows it. Every stream request is routed, so the bytes are
         // read in place.
-        if let captures = path.utf8.withContiguousStorageIfAvailable({ self.match(bytes: $0) }) {
-            return captures
-        }
-        return Array(path.utf8).withUnsafeBufferPointer { self.match(bytes: $0) }
+        HeaderBytes.withUTF8(of: path) { self.match(bytes: $0) }
     }
 
     private func match(bytes: UnsafeBufferPointer<UInt8>) -> [(name: String, value: String)]? {
