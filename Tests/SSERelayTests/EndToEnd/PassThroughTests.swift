@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
+import SSERelayCore
 import Testing
 
 @testable import SSERelay
@@ -155,7 +156,10 @@ struct PassThroughTests {
     @Test("one client connection carries many requests over one pooled upstream connection")
     func keepAliveReuse() async throws {
         struct Stats: Decodable { var connections: Int }
-        try await withRelay(dedicatedBackend: true) { relay in
+        // The pooled connection must outlive any pause between two requests: under
+        // ThreadSanitizer beside the whole suite, one pause outlasted the default 4 s idle
+        // timeout, and the pool rightly opened a second connection.
+        try await withRelay(dedicatedBackend: true, { $0.upstream.idleTimeoutSeconds = 300 }) { relay in
             let before = try JSONDecoder().decode(
                 Stats.self, from: Data(try await fetch(relay.backendAddress, .GET, "/stats").body.readableBytesView))
             try await HTTPTestConnection.withConnection(to: relay.address) { connection in
