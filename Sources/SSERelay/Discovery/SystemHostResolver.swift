@@ -1,5 +1,5 @@
+import Dispatch
 public import NIOCore
-import NIOPosix
 
 #if canImport(Glibc)
     import Glibc
@@ -8,8 +8,9 @@ import NIOPosix
 #endif
 
 /// Resolves a host name to every TCP address it stands for, with the system's resolver
-/// (`getaddrinfo`: `/etc/hosts`, then DNS, as `/etc/nsswitch.conf` says), on NIO's blocking
-/// thread pool so that no event loop waits on a name server.
+/// (`getaddrinfo`: `/etc/hosts`, then DNS, as `/etc/nsswitch.conf` says), on a Dispatch worker
+/// thread so that no event loop waits on a name server. (Not NIO's blocking thread pool: its
+/// process-wide singleton keeps a queue LeakSanitizer reports at exit.)
 public struct SystemHostResolver: Sendable {
     /// Why a name did not resolve: `getaddrinfo`'s own words.
     public struct Failure: Error, CustomStringConvertible {
@@ -21,8 +22,10 @@ public struct SystemHostResolver: Sendable {
     /// Resolves `host`, port `port`: IPv4 and IPv6 stream addresses, in the resolver's order,
     /// each once.
     func resolve(host: String, port: Int) async throws -> [SocketAddress] {
-        try await NIOThreadPool.singleton.runIfActive {
-            try Self.resolveBlocking(host: host, port: port)
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try Self.resolveBlocking(host: host, port: port) })
+            }
         }
     }
 
