@@ -13,16 +13,13 @@ import Testing
 struct ProxyErrorTests {
     @Test("an upstream that refuses connections gets 502")
     func upstreamDown() async throws {
-        // A port that was just free: bind, note it, close.
-        let probe = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(host: "127.0.0.1", port: 0).get()
-        let port = probe.localAddress?.port ?? 1
-        try await probe.close()
+        let refusing = try RefusingPort()
         let relay = try await RelayUnderTest.start(backend: nil) { configuration in
-            configuration.upstream.url = UpstreamURL(host: "127.0.0.1", port: port)
+            configuration.upstream.url = UpstreamURL(host: "127.0.0.1", port: refusing.port)
         }
         let result = await Result(catching: { try await fetch(relay.address, .GET, "/hello") })
         await relay.stop()
+        withExtendedLifetime(refusing) {}
         let response = try result.get()
         #expect(response.status == .badGateway)
         // The client is told what failed, never where the upstream is.
