@@ -31,14 +31,20 @@ struct CheckConfigCommand: ParsableCommand {
         }
         let redacted = configuration.log.redactQueryParameters
         print("log.redactQueryParameters: \(redacted.isEmpty ? "none" : redacted.joined(separator: ", "))")
-        let upstream = configuration.upstream.url
-        if (try? SocketAddress(ipAddress: upstream.host, port: upstream.port)) == nil {
+        let servers = configuration.upstream.servers
+        for (index, server) in servers.enumerated() {
+            let upstream = server.url
+            guard (try? SocketAddress(ipAddress: upstream.host, port: upstream.port)) == nil else { continue }
             do {
                 _ = try SystemHostResolver.resolveBlocking(host: upstream.host, port: upstream.port)
             } catch {
+                let key = servers.count == 1 ? "upstream.url" : "upstream.servers[\(index)]"
+                let consequence =
+                    servers.count == 1
+                    ? "answering 502 until it resolves" : "failing over to the other servers until it resolves"
                 print(
-                    "warning: upstream.url: \(error); the relay would start and resolve it again every "
-                        + "upstream.resolveIntervalSeconds, answering 502 until it resolves")
+                    "warning: \(key): \(error); the relay would start and resolve it again every "
+                        + "upstream.resolveIntervalSeconds, \(consequence)")
             }
         }
     }

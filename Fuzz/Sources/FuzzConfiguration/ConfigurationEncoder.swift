@@ -1,31 +1,29 @@
 import Foundation
+import FuzzSupport
 import SSERelayCore
 
 /// Writes a ``RelayConfiguration`` as the JSON file that would produce it, naming every key.
 ///
 /// The relay has no writer of its own (it only reads files), so this one lives with the fuzz
 /// target; it follows README's configuration table key by key.
+///
+/// Where one configuration has several spellings (one server as `upstream.url` or as
+/// `upstream.servers`, a server of weight 1 as a string or an object, no health check as `null`
+/// or as no key), `choices` picks one, so that every spelling is read back in turn: the same
+/// input always picks the same, and a mutated input may pick another.
 enum ConfigurationEncoder {
-    static func encode(_ configuration: RelayConfiguration) throws -> Data {
+    static func encode(_ configuration: RelayConfiguration, choosing choices: inout SplitMix64) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        return try encoder.encode(self.document(configuration))
+        return try encoder.encode(self.document(configuration, choosing: &choices))
     }
 
-    static func document(_ configuration: RelayConfiguration) -> JSONText {
-        let upstream = configuration.upstream
+    static func document(_ configuration: RelayConfiguration, choosing choices: inout SplitMix64) -> JSONText {
         let limits = configuration.limits
         let log = configuration.log
         return .object([
             "listen": .string(configuration.listen.description),
-            "upstream": .object([
-                "url": .string(upstream.url.description),
-                "connectTimeoutSeconds": .number(upstream.connectTimeoutSeconds),
-                "responseTimeoutSeconds": .number(upstream.responseTimeoutSeconds),
-                "maxConnections": upstream.maxConnections.map { .integer($0) } ?? .null,
-                "idleTimeoutSeconds": .number(upstream.idleTimeoutSeconds),
-                "resolveIntervalSeconds": .number(upstream.resolveIntervalSeconds),
-            ]),
+            "upstream": self.upstream(configuration.upstream, choosing: &choices),
             "admin": .object([
                 "listen": configuration.admin.listen.map { .string($0.description) } ?? .null,
                 "token": configuration.admin.token.map { .string($0) } ?? .null,
@@ -58,6 +56,50 @@ enum ConfigurationEncoder {
                 "redactQueryParameters": self.strings(log.redactQueryParameters),
             ]),
         ])
+    }
+
+    private static func upstream(_ upstream: UpstreamConfiguration, choosing choices: inout SplitMix64) -> JSONText {
+        var fields: [String: JSONText] = [
+            "connectTimeoutSeconds": .number(upstream.connectTimeoutSeconds),
+            "responseTimeoutSeconds": .number(upstream.responseTimeoutSeconds),
+            "maxConnections": upstream.maxConnections.map { .integer($0) } ?? .null,
+            "idleTimeoutSeconds": .number(upstream.idleTimeoutSeconds),
+            "resolveIntervalSeconds": .number(upstream.resolveIntervalSeconds),
+            "health": self.health(upstream.health, choosing: &choices),
+        ]
+        // `url` can say only one server of weight 1; `servers` can say anything.
+        if upstream.servers.count == 1, upstream.servers.first?.weight == 1, Bool.random(using: &choices) {
+            fields["url"] = .string(upstream.url.description)
+        } else {
+            fields["servers"] = .array(upstream.servers.map { self.server($0, choosing: &choices) })
+        }
+        return .object(fields)
+    }
+
+    private static func server(_ server: UpstreamServerConfiguration, choosing choices: inout SplitMix64) -> JSONText {
+        let url = JSONText.string(server.url.description)
+        switch (server.weight, Int.random(in: 0..<3, using: &choices)) {
+        case (1, 0): return url
+        case (1, 1): return .object(["url": url])
+        default: return .object(["url": url, "weight": .integer(server.weight)])
+        }
+    }
+
+    private static func health(_ health: UpstreamHealthConfiguration, choosing choices: inout SplitMix64) -> JSONText {
+        var fields: [String: JSONText] = [
+            "maxFails": .integer(health.maxFails),
+            "failTimeoutSeconds": .number(health.failTimeoutSeconds),
+        ]
+        if let check = health.check {
+            fields["check"] = .object([
+                "path": .string(check.path),
+                "intervalSeconds": .number(check.intervalSeconds),
+                "timeoutSeconds": .number(check.timeoutSeconds),
+            ])
+        } else if Bool.random(using: &choices) {
+            fields["check"] = .null
+        }
+        return .object(fields)
     }
 
     private static func route(_ route: StreamRouteConfiguration) -> JSONText {

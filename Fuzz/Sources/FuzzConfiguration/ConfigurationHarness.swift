@@ -9,11 +9,13 @@ import SSERelayCore
 /// - `error-location`, `error-message`: every problem has a non-empty location (key path,
 ///   `(top level)` or `(file)`) and a non-empty message.
 /// - `valid`: an accepted configuration is within every documented bound (ports, ranges, header
-///   names, unique stream paths, `admin.listen` apart from `listen`).
+///   names, unique stream paths, distinct upstream servers, `admin.listen` apart from `listen`).
 /// - `reload`: an accepted configuration, written out again as JSON by
-///   ``ConfigurationEncoder``, loads to an equal configuration.
-/// - `overrides`: applying the configuration's own values as command-line flags changes
-///   nothing and is accepted.
+///   ``ConfigurationEncoder`` (in one of its spellings, picked from the input's hash), loads to
+///   an equal configuration.
+/// - `overrides`: applying the configuration's own values as command-line flags is accepted and
+///   changes nothing, except that `--upstream` (the first server's URL) makes that server the
+///   only one, with weight 1.
 enum ConfigurationHarness {
     static func run(_ bytes: [UInt8]) {
         let configuration: RelayConfiguration
@@ -24,7 +26,8 @@ enum ConfigurationHarness {
             return
         }
         ConfigurationValidity.check(configuration)
-        self.checkReload(configuration)
+        var choices = SplitMix64(hashing: bytes)
+        self.checkReload(configuration, choosing: &choices)
         self.checkOverrides(configuration)
     }
 
@@ -36,10 +39,10 @@ enum ConfigurationHarness {
         }
     }
 
-    private static func checkReload(_ configuration: RelayConfiguration) {
+    private static func checkReload(_ configuration: RelayConfiguration, choosing choices: inout SplitMix64) {
         let encoded: Data
         do {
-            encoded = try ConfigurationEncoder.encode(configuration)
+            encoded = try ConfigurationEncoder.encode(configuration, choosing: &choices)
         } catch {
             fatalError("harness: cannot encode \(configuration): \(error)")
         }
@@ -61,10 +64,13 @@ enum ConfigurationHarness {
             admin: configuration.admin.listen?.description,
             logLevel: configuration.log.level.rawValue
         )
+        // `--upstream` stands for `upstream.url`, whose setter makes its server the only one.
+        var expected = configuration
+        expected.upstream.servers = [UpstreamServerConfiguration(url: configuration.upstream.url)]
         do {
             let applied = try overrides.applied(to: configuration)
             Oracle.check(
-                applied == configuration, "overrides",
+                applied == expected, "overrides",
                 "flags \(overrides) turn \(configuration) into \(applied)")
         } catch {
             Oracle.check(false, "overrides", "flags \(overrides) are rejected: \(error)")

@@ -16,6 +16,27 @@ enum ConfigurationValidity {
         }
         let upstream = configuration.upstream
         self.check(HostAndPort(host: upstream.url.host, port: upstream.url.port), "upstream.url")
+        self.check(upstream.servers.count, in: 1...64, "upstream.servers count")
+        Oracle.check(
+            upstream.servers.first?.url == upstream.url, "valid",
+            "upstream.url \(upstream.url) is not the first of upstream.servers")
+        var serverAddresses: Set<HostAndPort> = []
+        for server in upstream.servers {
+            self.check(server.url.address, "upstream.servers[].url")
+            self.check(server.weight, in: 1...100, "upstream.servers[].weight")
+            Oracle.check(
+                serverAddresses.insert(server.url.address).inserted, "valid",
+                "upstream.servers lists \(server.url) twice")
+        }
+        self.check(upstream.health.maxFails, in: 1...1000, "upstream.health.maxFails")
+        self.check(upstream.health.failTimeoutSeconds, in: 0.001...86400, "upstream.health.failTimeoutSeconds")
+        if let check = upstream.health.check {
+            Oracle.check(
+                check.path.hasPrefix("/") && check.path.utf8.allSatisfy { (0x21...0x7E).contains($0) }, "valid",
+                "upstream.health.check.path \(check.path)")
+            self.check(check.intervalSeconds, in: 0.1...3600, "upstream.health.check.intervalSeconds")
+            self.check(check.timeoutSeconds, in: 0.001...3600, "upstream.health.check.timeoutSeconds")
+        }
         self.check(upstream.connectTimeoutSeconds, in: 0.001...3600, "upstream.connectTimeoutSeconds")
         self.check(upstream.responseTimeoutSeconds, in: 0.001...86400, "upstream.responseTimeoutSeconds")
         if let maxConnections = upstream.maxConnections {

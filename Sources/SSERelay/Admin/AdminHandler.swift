@@ -77,7 +77,7 @@ final class AdminHandler: ChannelInboundHandler {
             }
             self.probe.check().hop(to: context.eventLoop).assumeIsolated().whenSuccess { failure in
                 if let failure {
-                    self.send(.serviceUnavailable, "not ready: \(failure.detail)\n", to: head, context)
+                    self.send(.serviceUnavailable, "not ready: \(failure)\n", to: head, context)
                 } else {
                     self.send(.ok, "ready\n", to: head, context)
                 }

@@ -33,10 +33,13 @@ struct GenerationReport: Encodable, Sendable {
     var bufferedBytes: Int
     /// The upstream's answer, once there is one.
     var upstream: UpstreamAnswerReport?
+    /// The upstream server the generation was placed on (its URL), once it was.
+    var upstreamServer: String?
     var clients: [StreamClientReport]
 
     enum CodingKeys: String, CodingKey {
         case generation, key, route, parameters, query, state, events, upstream, clients
+        case upstreamServer = "upstream_server"
         case ageSeconds = "age_seconds"
         case retainedEvents = "retained_events"
         case bufferedBytes = "buffered_bytes"
@@ -100,6 +103,7 @@ extension GenerationReport {
             retainedEvents: inspection.retainedEvents,
             bufferedBytes: inspection.bufferedBytes,
             upstream: inspection.answer.map(UpstreamAnswerReport.init(answer:)),
+            upstreamServer: inspection.server,
             clients: inspection.clients.map(StreamClientReport.init)
         )
     }

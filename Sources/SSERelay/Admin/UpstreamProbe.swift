@@ -3,41 +3,67 @@ import NIOPosix
 import SSERelayCore
 
 /// `/readyz`'s question "can the upstream be reached right now?", answered by opening (and at
-/// once closing) a TCP connection to it.
+/// once closing) a TCP connection to a server in the rotation.
 ///
 /// Asked on every `/readyz` rather than derived from recent traffic: an idle relay has no
 /// traffic to judge by, and a load balancer's health check must see a dead backend before the
-/// first user does. The connect is bounded by `upstream.connectTimeoutSeconds` (at most 2 s, so
-/// a health checker's own timeout never fires first).
+/// first user does. Each connect is bounded by `upstream.connectTimeoutSeconds` (at most 2 s,
+/// so a health checker's own timeout never fires first).
+///
+/// With several servers the relay is ready while one of them is: the servers their health
+/// keeps in the rotation are tried in order until one accepts. When health took every one out,
+/// the relay is not ready, whatever a connect would say: requests still go to them, but a
+/// balancer in front should prefer another relay.
 struct UpstreamProbe: Sendable {
-    let upstream: UpstreamURL
-    /// The probe connects to the next of them, as a request would.
-    let addresses: UpstreamAddresses
+    let servers: [UpstreamServer]
     let timeoutSeconds: Double
     let group: any EventLoopGroup
 
-    init(upstream: UpstreamConfiguration, addresses: UpstreamAddresses, group: any EventLoopGroup) {
-        self.upstream = upstream.url
-        self.addresses = addresses
+    init(upstream: UpstreamConfiguration, servers: [UpstreamServer], group: any EventLoopGroup) {
+        self.servers = servers
         self.timeoutSeconds = min(upstream.connectTimeoutSeconds, 2)
         self.group = group
     }
 
-    /// `nil` when a connection was accepted, otherwise why not.
-    func check() -> EventLoopFuture<UpstreamError?> {
-        let upstream = self.upstream.description
+    /// `nil` when a server accepted a connection, otherwise why none did.
+    func check() -> EventLoopFuture<String?> {
+        let loop = self.group.next()
+        let now = NIODeadline.now()
+        let candidates = self.servers.filter { $0.takesTraffic(at: now) }
+        guard !candidates.isEmpty else {
+            return loop.makeSucceededFuture(
+                "no upstream server is in the rotation: health took all \(self.servers.count) out")
+        }
+        return self.check(candidates[...], failures: [], on: loop)
+    }
+
+    /// Tries `candidates` in turn; bounded by their number.
+    private func check(
+        _ candidates: ArraySlice<UpstreamServer>, failures: [String], on loop: any EventLoop
+    ) -> EventLoopFuture<String?> {
+        guard let server = candidates.first else {
+            return loop.makeSucceededFuture(failures.joined(separator: "; "))
+        }
+        return self.connect(to: server).flatMap { failure in
+            guard let failure else { return loop.makeSucceededFuture(nil) }
+            return self.check(candidates.dropFirst(), failures: failures + [failure.detail], on: loop)
+        }
+    }
+
+    /// `nil` when `server` accepted a connection, otherwise why not.
+    private func connect(to server: UpstreamServer) -> EventLoopFuture<UpstreamError?> {
         let timeout = self.timeoutSeconds
-        guard let address = self.addresses.next() else {
-            self.addresses.connectFailed()
-            return self.group.next().makeSucceededFuture(
-                .unresolved(self.addresses.name, self.addresses.resolutionError))
+        let addresses = server.addresses
+        guard let address = addresses.next() else {
+            addresses.connectFailed()
+            return self.group.next().makeSucceededFuture(.unresolved(addresses.name, addresses.resolutionError))
         }
         return ClientBootstrap(group: self.group)
             .connectTimeout(.fractionalSeconds(timeout))
             .connect(to: address)
             .flatMap { channel in channel.close().map { nil } }
             .flatMapErrorThrowing { error in
-                .connectFailure(error, upstream: upstream, connectTimeoutSeconds: timeout)
+                .connectFailure(error, upstream: server.name, connectTimeoutSeconds: timeout)
             }
     }
 }

@@ -17,6 +17,8 @@ struct UpstreamAddressRefresher: Sendable {
     typealias Resolve = @Sendable (_ host: String, _ port: Int) async throws -> [SocketAddress]
 
     let addresses: UpstreamAddresses
+    /// The server's URL, as the metrics name it.
+    let server: String
     let interval: Duration
     let resolve: Resolve
     let metrics: RelayMetrics
@@ -37,12 +39,12 @@ struct UpstreamAddressRefresher: Sendable {
     ) async -> UpstreamAddresses {
         let literal = UpstreamAddresses(host: url.host, port: url.port)
         guard !literal.isFixed else {
-            metrics.setUpstreamAddresses(1)
+            metrics.setUpstreamAddresses(1, server: url.description)
             return literal
         }
         do {
             let resolved = try await resolve(url.host, url.port)
-            metrics.recordUpstreamResolution(.changed, addresses: resolved.count)
+            metrics.recordUpstreamResolution(.changed, server: url.description, addresses: resolved.count)
             logger.info(
                 "upstream name resolved",
                 metadata: [
@@ -50,7 +52,7 @@ struct UpstreamAddressRefresher: Sendable {
                 ])
             return UpstreamAddresses(host: url.host, port: url.port, resolved: resolved)
         } catch {
-            metrics.recordUpstreamResolution(.failed, addresses: 0)
+            metrics.recordUpstreamResolution(.failed, server: url.description, addresses: 0)
             logger.warning(
                 "upstream name does not resolve; requests get 502 until it does",
                 metadata: ["upstream": "\(literal.name)", "error": "\(error)"])
@@ -105,7 +107,8 @@ struct UpstreamAddressRefresher: Sendable {
         do {
             let resolved = try await self.resolve(self.addresses.host, self.addresses.port)
             let changed = self.addresses.update(resolved)
-            self.metrics.recordUpstreamResolution(changed ? .changed : .unchanged, addresses: resolved.count)
+            self.metrics.recordUpstreamResolution(
+                changed ? .changed : .unchanged, server: self.server, addresses: resolved.count)
             if failing {
                 self.logger.notice(
                     "upstream name resolves again", metadata: ["upstream": "\(self.addresses.name)"])
@@ -123,7 +126,7 @@ struct UpstreamAddressRefresher: Sendable {
             return false
         } catch {
             self.addresses.resolutionFailed("\(error)")
-            self.metrics.recordUpstreamResolution(.failed, addresses: before.count)
+            self.metrics.recordUpstreamResolution(.failed, server: self.server, addresses: before.count)
             if !failing {
                 self.logger.warning(
                     "upstream name does not resolve; the known addresses stay in use",

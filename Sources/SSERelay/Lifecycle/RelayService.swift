@@ -65,7 +65,7 @@ public struct RelayService: Service, CustomStringConvertible {
             metadata: [
                 "listen": "\(proxy.localAddress.hostAndPort)",
                 "admin": "\(admin.map { $0.localAddress.hostAndPort } ?? "off")",
-                "upstream": "\(self.configuration.upstream.url)",
+                "upstream": .array(self.configuration.upstream.servers.map { .string($0.url.description) }),
                 "socket_activated": "\(self.activation.proxy != nil)",
                 "streams": .array(self.configuration.streams.map { .string($0.path.description) }),
             ]

@@ -100,9 +100,10 @@ public final class RelayMetrics: Sendable {
     private let streamOutcomes: [StreamOutcome: Counter]
     private let limitHits: [Limit: Counter]
     private let resolutions: [ResolutionOutcome: Counter]
-    private let upstreamAddresses: Gauge
     /// `requests_total` and `upstream_errors_total` by label values, made on first use.
     private let labelledCounters = NIOLockedValueBox([LabelledCounterKey: Counter]())
+    /// The per-server gauges, by label values, made on first use.
+    private let labelledGauges = NIOLockedValueBox([LabelledCounterKey: Gauge]())
     /// The `requests_total` counters by kind and status, found without building label strings:
     /// every request counts once, so this lookup is on the pass-through hot path.
     private let requestCounters = NIOLockedValueBox([RequestCounterKey: Counter]())
@@ -191,9 +192,6 @@ public final class RelayMetrics: Sendable {
             named: MetricNameDescriptor(
                 namespace: "sse_relay", metricName: "upstream_resolutions", unitName: "total",
                 helpText: "Resolutions of the upstream's host name, by outcome."))
-        self.upstreamAddresses = gauge(
-            "upstream_addresses", "",
-            "Addresses the upstream's host name stands for now; new connections take them in turn.")
         // The relay's start, which for the daemon is the process's to within milliseconds.
         self.startTime.set(Self.wallClockSeconds())
     }
@@ -281,15 +279,50 @@ public final class RelayMetrics: Sendable {
         counter.increment()
     }
 
-    /// Counts a resolution of the upstream's host name; `addresses` are the ones in use after it.
-    func recordUpstreamResolution(_ outcome: ResolutionOutcome, addresses: Int) {
+    /// Counts a resolution of `server`'s host name; `addresses` are the ones in use after it.
+    func recordUpstreamResolution(_ outcome: ResolutionOutcome, server: String, addresses: Int) {
         self.resolutions[outcome]?.increment()
-        self.upstreamAddresses.set(Int64(addresses))
+        self.setUpstreamAddresses(addresses, server: server)
     }
 
-    /// Sets the number of addresses the upstream's host name stands for.
-    func setUpstreamAddresses(_ count: Int) {
-        self.upstreamAddresses.set(Int64(count))
+    /// Sets the number of addresses `server`'s host name stands for.
+    func setUpstreamAddresses(_ count: Int, server: String) {
+        self.labelledGauge(Self.upstreamAddressesName, labels: [("server", server)]).set(Int64(count))
+    }
+
+    /// The metrics of one upstream server, made once when the server is set up.
+    func upstreamServer(_ server: String) -> UpstreamServerMetrics {
+        let labels = [("server", server)]
+        return UpstreamServerMetrics(
+            requests: self.labelledCounter(Self.upstreamServerRequestsName, labels: labels),
+            failures: self.labelledCounter(Self.upstreamServerFailuresName, labels: labels),
+            inRotation: self.labelledGauge(Self.upstreamServerUpName, labels: labels))
+    }
+
+    private static var upstreamAddressesName: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "sse_relay", metricName: "upstream_addresses", unitName: "",
+            helpText:
+                "Addresses an upstream server's host name stands for now, by server; new connections take them in turn."
+        )
+    }
+
+    private static var upstreamServerRequestsName: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "sse_relay", metricName: "upstream_server_requests", unitName: "total",
+            helpText: "Upstream connections asked for, pass-through requests and streams, by server.")
+    }
+
+    private static var upstreamServerFailuresName: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "sse_relay", metricName: "upstream_server_failures", unitName: "total",
+            helpText: "Failures counted against an upstream server's health (connect, reset, timeout, 5xx), by server.")
+    }
+
+    private static var upstreamServerUpName: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "sse_relay", metricName: "upstream_server_up", unitName: "",
+            helpText: "1 while an upstream server is in the rotation, 0 while its health took it out, by server.")
     }
 
     /// Counts a failed upstream request by ``UpstreamError/reason``.
@@ -381,6 +414,18 @@ public final class RelayMetrics: Sendable {
             self.cpuSeconds.set(seconds)
         }
         return self.registry.emitToBuffer()
+    }
+
+    private func labelledGauge(_ descriptor: MetricNameDescriptor, labels: [(String, String)]) -> Gauge {
+        let key = LabelledCounterKey(name: descriptor.name, labels: labels.map { $0.1 })
+        return self.labelledGauges.withLockedValue { gauges in
+            if let gauge = gauges[key] {
+                return gauge
+            }
+            let gauge = self.registry.makeGauge(descriptor: descriptor, labels: labels)
+            gauges[key] = gauge
+            return gauge
+        }
     }
 
     private func labelledCounter(_ descriptor: MetricNameDescriptor, labels: [(String, String)]) -> Counter {

@@ -19,6 +19,8 @@ final class ProxyExchange {
     var connection: UpstreamConnection?
     /// How many upstream connections were tried (a reused one that was found closed is retried once).
     var attempts = 0
+    /// The servers a connection was asked of and could not be opened to: a retry goes elsewhere.
+    var triedServers = ServerSet.empty
     /// The request body on its way upstream.
     var upload: RequestUpload
     /// Fires `504` when the upstream is too slow to answer a fully sent request: the

@@ -14,9 +14,8 @@ extension ProxyHandler {
         let request = exchange.request
         let client = self.budgetAddress(of: request)
         let upstream = GenerationUpstreamRequest(
-            pool: self.pool, responseTimeoutSeconds: self.settings.upstream.responseTimeoutSeconds,
-            clientRequest: request, target: target.upstreamTarget, clientAddress: self.clientAddress,
-            upstreamHost: self.settings.upstreamHostHeader)
+            upstreams: self.upstreams, responseTimeoutSeconds: self.settings.upstream.responseTimeoutSeconds,
+            clientRequest: request, target: target.upstreamTarget, clientAddress: self.clientAddress)
         let admission = self.registry.resolve(
             key: key, route: route, lastEventID: request.headers.first(name: "last-event-id"), client: client,
             eventLoop: context.eventLoop, upstream: upstream)

@@ -7,22 +7,26 @@ import SSERelayCore
 /// failures, and the response coming back through ``UpstreamResponseReceiver``, on the
 /// connection's event loop.
 extension ProxyHandler: UpstreamResponseReceiver {
-    /// Takes an upstream connection for `exchange` and sends what was read of the request.
+    /// Takes an upstream connection for `exchange`, from the server the balancer chooses, and
+    /// sends what was read of the request. A connection that could not be opened sends nothing,
+    /// so the request goes to the next server that was not tried, whatever its method.
     func attachUpstream(to exchange: ProxyExchange) {
         exchange.attempts += 1
-        self.pool.acquire { result in
+        // The first call tries no server, and a retry is made only when one is left.
+        guard let pool = self.upstreams.poolForRequest(excluding: exchange.triedServers) else { return }
+        pool.acquire { result in
             switch result {
             case .success(let connection):
                 guard self.exchange === exchange else {
                     // The exchange ended (client gone, timeout) while the connection was coming.
-                    self.pool.release(connection)
+                    connection.release()
                     return
                 }
                 exchange.connection = connection
                 // Made here, not with the exchange: a stream request never needs it.
                 let upstreamHead = ProxyHeaderPolicy.upstreamRequestHead(
                     for: exchange.request, clientAddress: self.clientAddress, upgrade: exchange.upgrade,
-                    upstreamHost: self.settings.upstreamHostHeader)
+                    upstreamHost: pool.server.hostHeader)
                 connection.begin(upstreamHead, for: self)
                 while let part = exchange.upload.pendingParts.popFirst() {
                     connection.write(part)
@@ -36,6 +40,16 @@ extension ProxyHandler: UpstreamResponseReceiver {
                     self.machine.pauseReading(.peerUnwritable)
                 }
             case .failure(let error):
+                exchange.triedServers.insert(pool.server.index)
+                if error.isBeforeSending, self.exchange === exchange,
+                    self.upstreams.hasServer(notIn: exchange.triedServers)
+                {
+                    self.logger.info(
+                        "upstream server could not be reached, trying the next",
+                        metadata: ["server": "\(pool.server.name)", "error": "\(error.detail)"])
+                    self.attachUpstream(to: exchange)
+                    return
+                }
                 self.exchange(exchange, failed: error)
             }
         }
@@ -73,6 +87,9 @@ extension ProxyHandler: UpstreamResponseReceiver {
             return
         }
 
+        if error.isServerFault {
+            connection?.server?.recordFailure(error.reason)
+        }
         self.registry.metrics.recordUpstreamError(reason: error.reason)
         self.logger.warning(
             "upstream failed",
@@ -120,6 +137,11 @@ extension ProxyHandler: UpstreamResponseReceiver {
             headers.add(name: "Connection", value: "keep-alive")
         }
         exchange.record.status = head.status
+        if head.status.code >= 500, ProxyHeaderPolicy.isIdempotent(exchange.request.method) {
+            connection.server?.recordFailure("status \(head.status.code)")
+        } else {
+            connection.server?.recordSuccess()
+        }
         let clientHead = HTTPResponseHead(version: exchange.request.version, status: head.status, headers: headers)
         context.write(self.wrapOutboundOut(.head(clientHead)), promise: nil)
     }
@@ -143,7 +165,7 @@ extension ProxyHandler: UpstreamResponseReceiver {
     func upstreamDidReceiveEnd(_ connection: UpstreamConnection) {
         guard let exchange = self.exchange(using: connection), !exchange.isUpgrading else { return }
         exchange.connection = nil
-        self.pool.release(connection)
+        connection.release()
         self.finish(exchange)
     }
 

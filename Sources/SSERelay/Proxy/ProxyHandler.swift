@@ -28,7 +28,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// the next request and never to one in flight.
     private(set) var settings: ProxySettings
     private let settingsStore: ProxySettingsStore
-    let pool: UpstreamConnectionPool
+    /// Chooses the upstream server, and so the pool, of each request on this connection's loop.
+    let upstreams: UpstreamBalancer
     let registry: StreamRegistry
     let logger: Logger
     /// The HTTP codec handlers in front of this one, removed when the connection is tunnelled.
@@ -53,14 +54,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     init(
         settings: ProxySettingsStore,
-        pool: UpstreamConnectionPool,
+        upstreams: UpstreamBalancer,
         registry: StreamRegistry,
         logger: Logger,
         codecHandlers: [any RemovableChannelHandler]
     ) {
         self.settingsStore = settings
         self.settings = settings.current
-        self.pool = pool
+        self.upstreams = upstreams
         self.registry = registry
         self.logger = logger
         self.codecHandlers = codecHandlers

@@ -9,7 +9,6 @@ struct ProxySettings: Sendable {
         self.logHeaders = configuration.log.headers
         self.queryRedaction = configuration.log.queryRedaction
         self.streams = configuration.streams
-        self.upstreamHostHeader = configuration.upstream.url.hostHeader
     }
 
     var limits: LimitsConfiguration
@@ -20,7 +19,4 @@ struct ProxySettings: Sendable {
     var queryRedaction: QueryRedaction
     /// `streams`: the routes whose GET requests are stream requests.
     var streams: [StreamRouteConfiguration]
-    /// The `Host` sent upstream for a request that came without one, made once rather than
-    /// for every request.
-    var upstreamHostHeader: String
 }

@@ -30,8 +30,9 @@ public final class ProxyServer: Sendable {
 
     private let serverChannel: any Channel
     private let pools: UpstreamPools
-    /// Resolves the upstream's name again while the server runs; cancelled at shutdown.
-    private let refresher: Task<Void, Never>
+    /// Resolves the upstream servers' names again (and checks their health, when configured)
+    /// while the server runs; cancelled at shutdown.
+    private let upstreamUpkeep: Task<Void, Never>
     let connections: ConnectionRegistry
     /// Every generation of every stream route.
     let streams: StreamRegistry
@@ -46,14 +47,14 @@ public final class ProxyServer: Sendable {
         localAddress: SocketAddress,
         serverChannel: any Channel,
         pools: UpstreamPools,
-        refresher: Task<Void, Never>,
+        upstreamUpkeep: Task<Void, Never>,
         connections: ConnectionRegistry,
         streams: StreamRegistry,
         settings: ProxySettingsStore,
         capacity: ConnectionCapacity,
         logger: Logger
     ) {
-        self.refresher = refresher
+        self.upstreamUpkeep = upstreamUpkeep
         self.capacity = capacity
         self.localAddress = localAddress
         self.serverChannel = serverChannel
@@ -65,8 +66,8 @@ public final class ProxyServer: Sendable {
         self.logger = logger
     }
 
-    /// The addresses the upstream's name stands for now, for the readiness probe.
-    var upstreamAddresses: UpstreamAddresses { self.pools.addresses }
+    /// The upstream's servers, for the readiness probe and `/streams`.
+    var upstreamServers: [UpstreamServer] { self.pools.servers }
 
     /// Whether ``shutdown(gracePeriod:)`` began: `/readyz` answers `503` from then on.
     public var isDraining: Bool { self.draining.load(ordering: .relaxed) }
@@ -86,10 +87,10 @@ public final class ProxyServer: Sendable {
             descriptorLimit: DescriptorLimit.current()?.soft ?? 1024, configuration: configuration)
         Self.log(capacity, logger: logger)
         let resolve: UpstreamAddressRefresher.Resolve = { try await SystemHostResolver().resolve(host: $0, port: $1) }
-        let addresses = await UpstreamAddressRefresher.initialAddresses(
-            for: configuration.upstream.url, resolve: resolve, metrics: metrics, logger: logger)
+        let servers = await UpstreamServer.makeAll(
+            for: configuration.upstream, resolve: resolve, metrics: metrics, logger: logger)
         let pools = try await UpstreamPools.make(
-            group: group, configuration: configuration.upstream, addresses: addresses, capacity: capacity,
+            group: group, configuration: configuration.upstream, servers: servers, capacity: capacity,
             receiveBuffers: Self.receiveBuffers)
         let connections = ConnectionRegistry(limit: capacity.clientConnections)
         let settings = ProxySettingsStore(configuration)
@@ -117,14 +118,23 @@ public final class ProxyServer: Sendable {
         guard let localAddress = channel.localAddress else {
             throw ChannelError.unknownLocalAddress
         }
-        let refresher = UpstreamAddressRefresher(
-            addresses: addresses, interval: .seconds(configuration.upstream.resolveIntervalSeconds),
-            resolve: resolve, metrics: metrics, logger: logger, onChange: { pools.addressesChanged(to: $0) })
+        let refreshers = servers.map { server in
+            UpstreamAddressRefresher(
+                addresses: server.addresses, server: server.name,
+                interval: .seconds(configuration.upstream.resolveIntervalSeconds), resolve: resolve, metrics: metrics,
+                logger: logger, onChange: { pools.addressesChanged(of: server, to: $0) })
+        }
         return ProxyServer(
             localAddress: localAddress,
             serverChannel: channel,
             pools: pools,
-            refresher: Task { await refresher.run() },
+            upstreamUpkeep: Task {
+                await withDiscardingTaskGroup { group in
+                    for refresher in refreshers {
+                        group.addTask { await refresher.run() }
+                    }
+                }
+            },
             connections: connections,
             streams: registry,
             settings: settings,
@@ -180,7 +190,7 @@ public final class ProxyServer: Sendable {
             try options.setOption(.recvAllocator, value: Self.receiveBuffers)
         }
         let admitted = connections.admit(channel)
-        guard admitted, let pool = pools.pool(for: channel.eventLoop) else {
+        guard admitted, let upstreams = pools.balancer(for: channel.eventLoop) else {
             registry.metrics.connectionRefused()
             logger.notice(
                 "connection limit reached, answering 503",
@@ -199,7 +209,8 @@ public final class ProxyServer: Sendable {
             HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes, limitConfiguration: limits)
         )
         let handler = ProxyHandler(
-            settings: store, pool: pool, registry: registry, logger: logger, codecHandlers: [encoder, decoder])
+            settings: store, upstreams: upstreams, registry: registry, logger: logger,
+            codecHandlers: [encoder, decoder])
         try channel.pipeline.syncOperations.addHandlers([encoder, decoder, handler])
     }
 
@@ -220,7 +231,7 @@ public final class ProxyServer: Sendable {
             _ = await self.connections.waitUntilEmpty(timeout: .seconds(5), on: loop)
         }
         self.streams.cancelAll()
-        self.refresher.cancel()
+        self.upstreamUpkeep.cancel()
         await self.pools.shutdown()
     }
 }

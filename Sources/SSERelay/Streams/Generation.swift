@@ -28,6 +28,8 @@ final class Generation: Sendable {
         var machine: GenerationStateMachine
         var log: ReplayBuffer
         var answer: Answer?
+        /// The upstream server the generation was placed on, once it was.
+        var server: String?
         /// One per event loop with clients: at most as many as the loops, so a list, which
         /// every event hands out without copying.
         var groups: [SubscriberGroup] = []
@@ -102,6 +104,11 @@ final class Generation: Sendable {
     }
 
     var answer: Answer? { self.state.withLockedValue { $0.answer } }
+
+    /// Records the upstream server the generation's request goes to, for `/streams`.
+    func placed(on server: String) {
+        self.state.withLockedValue { $0.server = server }
+    }
 
     var isUpstreamOpen: Bool { self.state.withLockedValue { $0.machine.isUpstreamOpen } }
 
@@ -395,6 +402,7 @@ final class Generation: Sendable {
                 retainedEvents: state.log.count,
                 bufferedBytes: state.log.retainedBytes,
                 answer: state.answer,
+                server: state.server,
                 clients: []
             )
             return (inspection, state.groups)

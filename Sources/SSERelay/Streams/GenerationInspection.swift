@@ -18,6 +18,8 @@ struct GenerationInspection {
     var bufferedBytes: Int
     /// The upstream's answer, once there is one.
     var answer: Generation.Answer?
+    /// The upstream server the generation was placed on, once it was.
+    var server: String?
     var clients: [Client]
 
     /// One connected client.

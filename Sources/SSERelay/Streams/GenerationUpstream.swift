@@ -4,8 +4,14 @@ import NIOCore
 import NIOHTTP1
 import SSERelayCore
 
-/// The upstream request of one generation, on the generation's event loop: sends the request,
-/// parses the event stream, and hands events and the outcome to the ``Generation``.
+/// The upstream request of one generation, on the generation's event loop: places it on a
+/// server, sends the request, parses the event stream, and hands events and the outcome to the
+/// ``Generation``.
+///
+/// The server is the one ``UpstreamBalancer/poolForStream(placement:excluding:)`` chooses for
+/// the generation's key, so every generation of a conversation goes to the same server while it
+/// is healthy. A server that cannot be connected to was sent nothing, so the request goes on to
+/// the key's next server within the same response timeout.
 ///
 /// The upstream is never slowed by clients (each reads the shared log at its own pace and a
 /// slow one is dropped), so this side reads as fast as the backend writes; memory is bounded
@@ -15,10 +21,17 @@ final class GenerationUpstream: UpstreamResponseReceiver {
     static let maximumRejectedBodyBytes = 1 << 20
 
     private let generation: Generation
-    private let pool: UpstreamConnectionPool
-    /// The request to send, let go once it is written: a stream can live for hours, and its
-    /// headers (cookies, tokens) are the largest part of an idle one.
-    private var requestHead: HTTPRequestHead?
+    private let upstreams: UpstreamBalancer
+    /// The generation key's ``StreamKey/placementHash``.
+    private let placement: UInt64
+    /// The servers a connection could not be opened to.
+    private var tried = ServerSet.empty
+    /// The server of the open connection, whose health its outcome speaks for.
+    private var server: UpstreamServer?
+    /// What the request is made of, let go once it is written: a stream can live for hours, and
+    /// its headers (cookies, tokens) are the largest part of an idle one.
+    private var request: GenerationUpstreamRequest?
+    private let forwardedLastEventID: String?
     private let responseTimeoutSeconds: Double
     private var parser: EventStreamParser
     private var connection: UpstreamConnection?
@@ -28,43 +41,61 @@ final class GenerationUpstream: UpstreamResponseReceiver {
     private var isStreaming = false
     private var isDone = false
 
-    init(
-        generation: Generation, pool: UpstreamConnectionPool, requestHead: HTTPRequestHead,
-        responseTimeoutSeconds: Double
-    ) {
+    /// The upstream request of `generation`, made of `request`, with the `Last-Event-ID` the
+    /// resolution forwards.
+    init(generation: Generation, request: GenerationUpstreamRequest, forwardedLastEventID: String?) {
         self.generation = generation
-        self.pool = pool
-        self.requestHead = requestHead
-        self.responseTimeoutSeconds = responseTimeoutSeconds
+        self.upstreams = request.upstreams
+        self.placement = generation.key.placementHash
+        self.request = request
+        self.forwardedLastEventID = forwardedLastEventID
+        self.responseTimeoutSeconds = request.responseTimeoutSeconds
         self.parser = EventStreamParser(maximumEventBytes: EventStreamParser.defaultMaximumEventBytes)
     }
 
     /// Sends the request; call on the generation's loop.
     func start() {
         self.generation.metrics.upstreamStreamStarted()
-        let bound = NIOLoopBound(self, eventLoop: self.pool.eventLoop)
+        let bound = NIOLoopBound(self, eventLoop: self.generation.eventLoop)
         self.generation.upstreamCanceller.withLockedValue { canceller in
             canceller = { bound.eventLoop.execute { bound.value.cancel() } }
         }
-        self.responseTimer = self.pool.eventLoop.assumeIsolated().scheduleTask(
+        self.responseTimer = self.generation.eventLoop.assumeIsolated().scheduleTask(
             in: .fractionalSeconds(self.responseTimeoutSeconds)
         ) {
             self.fail(.responseTimeout(seconds: self.responseTimeoutSeconds))
         }
-        self.pool.acquireForStream { result in
+        self.connect()
+    }
+
+    /// Takes a connection to the key's best server not tried yet and sends the request on it.
+    private func connect() {
+        // The first call tried no server, and a retry is made only when one is left.
+        guard let pool = self.upstreams.poolForStream(placement: self.placement, excluding: self.tried) else { return }
+        self.generation.placed(on: pool.server.name)
+        pool.acquireForStream { result in
             switch result {
             case .success(let connection):
-                // The request head is there until it is sent, and `start` sends it once.
-                guard !self.isDone, let requestHead = self.requestHead else {
-                    self.pool.release(connection)
+                // The request is there until it is sent, and it is sent once.
+                guard !self.isDone, let request = self.request else {
+                    connection.release()
                     return
                 }
-                self.requestHead = nil
+                self.request = nil
                 self.connection = connection
-                connection.begin(requestHead, for: self)
+                self.server = pool.server
+                connection.begin(
+                    request.head(forwardedLastEventID: self.forwardedLastEventID, server: pool.server), for: self)
                 connection.write(.end(nil))
                 connection.flush()
             case .failure(let error):
+                self.tried.insert(pool.server.index)
+                if error.isBeforeSending, !self.isDone, self.upstreams.hasServer(notIn: self.tried) {
+                    self.generation.logger.info(
+                        "stream upstream server could not be reached, trying the key's next",
+                        metadata: ["server": "\(pool.server.name)", "error": "\(error.detail)"])
+                    return self.connect()
+                }
                 self.fail(error)
             }
         }
@@ -91,6 +122,9 @@ final class GenerationUpstream: UpstreamResponseReceiver {
     private func fail(_ error: UpstreamError) {
         guard !self.isDone else { return }
         self.markDone()
+        if error.isServerFault {
+            self.server?.recordFailure(error.reason)
+        }
         self.generation.metrics.recordUpstreamError(reason: error.reason)
         self.connection?.close()
         self.connection = nil
@@ -108,6 +142,11 @@ final class GenerationUpstream: UpstreamResponseReceiver {
     func upstream(_ connection: UpstreamConnection, didReceiveHead head: HTTPResponseHead) {
         self.responseTimer?.cancel()
         self.responseTimer = nil
+        if head.status.code >= 500 {
+            self.server?.recordFailure("status \(head.status.code)")
+        } else {
+            self.server?.recordSuccess()
+        }
         let contentType = head.headers.first(name: "content-type")?.lowercased() ?? ""
         if head.status == .ok, contentType.hasPrefix("text/event-stream") {
             self.isStreaming = true
@@ -150,7 +189,7 @@ final class GenerationUpstream: UpstreamResponseReceiver {
         guard !self.isDone else { return }
         self.markDone()
         self.connection = nil
-        self.pool.release(connection)
+        connection.release()
         if self.isStreaming {
             self.parser.finish()
             self.generation.upstreamEnded(failure: nil)

@@ -193,11 +193,8 @@ final class StreamRegistry: Sendable {
         if let upstream, case .admitted(.start(let forwardedLastEventID, _), let generation?) = admission {
             // Outside the lock: the upstream request starts on the generation's loop, which is
             // the caller's.
-            GenerationUpstream(
-                generation: generation, pool: upstream.pool,
-                requestHead: upstream.head(forwardedLastEventID: forwardedLastEventID),
-                responseTimeoutSeconds: upstream.responseTimeoutSeconds
-            ).start()
+            GenerationUpstream(generation: generation, request: upstream, forwardedLastEventID: forwardedLastEventID)
+                .start()
         }
         return admission
     }

@@ -26,6 +26,8 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     private let responseDecoder: HTTPResponseDecoder
     /// The pool to tell when the connection closes; `nil` once detached for a tunnel.
     weak var pool: UpstreamConnectionPool?
+    /// The server the connection goes to, while it belongs to a pool.
+    var server: UpstreamServer? { self.pool?.server }
     /// Whether the pool opened this connection for one stream (``UpstreamConnectionPool/acquireForStream(_:)``):
     /// it counts against the streams' budget, not the keep-alive pool's, and is closed rather
     /// than kept when released.
@@ -120,6 +122,13 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     func close() {
         self.receiver = nil
         self.context?.close(promise: nil)
+    }
+
+    /// Gives the connection back to its pool (``UpstreamConnectionPool/release(_:)``), or closes
+    /// it when it belongs to none.
+    func release() {
+        guard let pool = self.pool else { return self.close() }
+        pool.release(self)
     }
 
     // MARK: ChannelHandler

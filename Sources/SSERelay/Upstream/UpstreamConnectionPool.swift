@@ -2,9 +2,9 @@ import NIOCore
 import NIOHTTP1
 import SSERelayCore
 
-/// Keep-alive connections to the upstream for the client connections of one event loop.
+/// Keep-alive connections to one upstream server for the client connections of one event loop.
 ///
-/// One pool per event loop, so a client connection and its upstream connection always share a
+/// One pool per server and event loop, so a client connection and its upstream connection always share a
 /// loop: bytes move between them with plain calls, never a thread hop, and the pool needs no
 /// lock. Idle connections are reused newest first (the most likely to still be open) and closed
 /// after ``UpstreamConfiguration/idleTimeoutSeconds``. When ``limit`` connections are open,
@@ -14,25 +14,27 @@ import SSERelayCore
 /// whole life, so with shared connections a thousand conversations would fill the pool and
 /// every pass-through request would wait behind them (or the next conversation would wait
 /// behind them all). ``acquireForStream(_:)`` opens a dedicated connection instead, counted
-/// against ``streamLimit`` alone and closed when released; neither side ever waits for the
-/// other.
+/// against the loop's ``UpstreamStreamBudget`` alone (shared with the loop's other servers) and
+/// closed when released; neither side ever waits for the other.
 ///
 /// The pool opens its connections through an ``UpstreamConnector``: TCP in the relay, which
 /// reads into the same small buffers as the client connections.
 final class UpstreamConnectionPool {
     let eventLoop: any EventLoop
+    /// The server this pool's connections go to.
+    let server: UpstreamServer
     private let connector: UpstreamConnector
     private let configuration: UpstreamConfiguration
-    /// Open connections allowed on this loop: the configured total shared among the loops.
+    /// Open connections allowed to this server on this loop: the configured total shared among
+    /// the loops, and among the servers by weight.
     let limit: Int
-    /// Dedicated stream connections allowed open at once on this loop: the streams' share of
-    /// the descriptors (``ConnectionCapacity/streamUpstreamConnections``) shared among the loops.
-    let streamLimit: Int
+    /// Dedicated stream connections allowed open at once on this loop, to any server: the
+    /// streams' share of the descriptors (``ConnectionCapacity/streamUpstreamConnections``)
+    /// shared among the loops.
+    let streamBudget: UpstreamStreamBudget
 
     private var idle: [UpstreamConnection] = []
     private var openCount = 0
-    /// Dedicated stream connections open or connecting; never part of ``openCount``.
-    private(set) var streamCount = 0
     private var waiters = CircularBuffer<Waiter>()
     private var isShutDown = false
     /// Counts the changes of the upstream's addresses (``addressesChanged(to:)``); a connection
@@ -43,16 +45,24 @@ final class UpstreamConnectionPool {
 
     init(
         eventLoop: any EventLoop,
+        server: UpstreamServer,
         connector: UpstreamConnector,
         configuration: UpstreamConfiguration,
         limit: Int,
-        streamLimit: Int
+        streamBudget: UpstreamStreamBudget
     ) {
         self.eventLoop = eventLoop
+        self.server = server
         self.connector = connector
         self.configuration = configuration
         self.limit = limit
-        self.streamLimit = streamLimit
+        self.streamBudget = streamBudget
+    }
+
+    /// Pass-through requests on this loop that hold or wait for a connection to this server:
+    /// the open connections that are not idle (connecting ones included), and the waiters.
+    var outstanding: Int {
+        self.openCount - self.idle.count + self.waiters.count
     }
 
     /// Called with the outcome of ``acquire(_:)``, on the pool's event loop.
@@ -77,6 +87,7 @@ final class UpstreamConnectionPool {
         guard !self.isShutDown else {
             return completion(.failure(.shuttingDown))
         }
+        self.server.countRequest()
         while let connection = self.idle.popLast() {
             connection.idleTimer?.cancel()
             if connection.channel?.isActive ?? false {
@@ -99,17 +110,19 @@ final class UpstreamConnectionPool {
 
     /// Opens a dedicated connection for one stream, outside the keep-alive pool.
     ///
-    /// It never takes an idle pooled connection nor waits for one: at ``streamLimit`` it fails at
-    /// once with ``UpstreamError/noStreamConnectionAvailable(limit:)``, since the streams that
-    /// hold the budget may run for hours. `completion` runs on the pool's loop, possibly at once.
+    /// It never takes an idle pooled connection nor waits for one: when the loop's
+    /// ``streamBudget`` is spent it fails at once with
+    /// ``UpstreamError/noStreamConnectionAvailable(limit:)``, since the streams that hold the
+    /// budget may run for hours. `completion` runs on the pool's loop, possibly at once.
     func acquireForStream(_ completion: @escaping Acquisition) {
         self.eventLoop.assertInEventLoop()
         guard !self.isShutDown else {
             return completion(.failure(.shuttingDown))
         }
-        guard self.streamCount < self.streamLimit else {
-            return completion(.failure(.noStreamConnectionAvailable(limit: self.streamLimit)))
+        guard self.streamBudget.take() else {
+            return completion(.failure(.noStreamConnectionAvailable(limit: self.streamBudget.limit)))
         }
+        self.server.countRequest()
         self.connect(for: .stream, completion)
     }
 
@@ -172,7 +185,7 @@ final class UpstreamConnectionPool {
     /// Called by a connection when its channel closed.
     func connectionDidClose(_ connection: UpstreamConnection) {
         guard !connection.isDedicatedToStream else {
-            self.streamCount -= 1
+            self.streamBudget.giveBack()
             return
         }
         self.openCount -= 1
@@ -204,19 +217,17 @@ final class UpstreamConnectionPool {
     }
 
     private func connect(for use: Use, _ completion: @escaping Acquisition) {
-        switch use {
-        case .pool: self.openCount += 1
-        case .stream: self.streamCount += 1
-        }
+        // A stream's connection was taken from the budget by ``acquireForStream(_:)``.
+        if use == .pool { self.openCount += 1 }
         // Undoes the count of a connection that never became one (its channel never
         // reached ``connectionDidClose(_:)`` through the pool).
         let uncount = {
             switch use {
             case .pool: self.openCount -= 1
-            case .stream: self.streamCount -= 1
+            case .stream: self.streamBudget.giveBack()
             }
         }
-        let upstream = self.configuration.url.description
+        let upstream = self.server.name
         let connectTimeout = self.configuration.connectTimeoutSeconds
         self.connector.open(self.eventLoop)
             .assumeIsolated()
@@ -236,6 +247,7 @@ final class UpstreamConnectionPool {
                     }
                 case .failure(let error):
                     uncount()
+                    self.server.recordFailure("connect failed: \(error)")
                     completion(
                         .failure(.connectFailure(error, upstream: upstream, connectTimeoutSeconds: connectTimeout)))
                 }

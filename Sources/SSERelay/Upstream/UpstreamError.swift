@@ -100,6 +100,24 @@ public struct UpstreamError: Error, Sendable, Hashable, CustomStringConvertible 
     )
 
     public var description: String { self.detail }
+
+    /// Whether the failure came before a connection existed, so the request never left the
+    /// relay and may go to another server whatever its method.
+    var isBeforeSending: Bool {
+        switch self.reason {
+        case "connection_refused", "connect_failed", "unresolved", "connect_timeout": return true
+        default: return false
+        }
+    }
+
+    /// Whether the failure, once a connection was open, speaks about the server's health: it
+    /// stopped answering or broke the protocol. A busy pool or a relay shutting down does not.
+    var isServerFault: Bool {
+        switch self.reason {
+        case "response_timeout", "closed_before_response", "closed_mid_response", "invalid_response": return true
+        default: return false
+        }
+    }
 }
 
 extension Double {

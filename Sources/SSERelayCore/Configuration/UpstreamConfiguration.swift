@@ -1,7 +1,23 @@
-/// `upstream`: the backend the relay stands in front of.
+/// `upstream`: the backend the relay stands in front of: one server (`url`) or several
+/// (`servers`).
 public struct UpstreamConfiguration: Sendable, Hashable {
-    /// `upstream.url` (string, default `http://127.0.0.1:3000`): the backend's origin.
-    public var url = UpstreamURL(host: "127.0.0.1", port: 3000)
+    /// The most servers `upstream.servers` may list.
+    public static let maximumServers = 64
+
+    /// `upstream.servers` (array of 1–64 URLs or `{ "url", "weight" }` objects): the backend's
+    /// servers. `upstream.url` (string, default `http://127.0.0.1:3000`) is the shorthand for
+    /// one; a configuration gives one key or the other.
+    public var servers = [UpstreamServerConfiguration(url: UpstreamURL(host: "127.0.0.1", port: 3000))]
+
+    /// The first server's origin; setting it makes it the only server (`upstream.url`,
+    /// `--upstream`).
+    public var url: UpstreamURL {
+        get { self.servers.first?.url ?? UpstreamURL(host: "127.0.0.1", port: 3000) }
+        set { self.servers = [UpstreamServerConfiguration(url: newValue)] }
+    }
+
+    /// `upstream.health`: when a server of several is taken out and put back.
+    public var health = UpstreamHealthConfiguration()
     /// `upstream.connectTimeoutSeconds` (number, default 2): how long a TCP connect may take.
     public var connectTimeoutSeconds: Double = 2
     /// `upstream.responseTimeoutSeconds` (number, default 30): how long the backend may take to
@@ -42,12 +58,48 @@ extension UpstreamConfiguration {
             return
         }
         guard var reader = ConfigurationObjectReader(value, at: path, problems: problems) else { return }
-        self.url = reader.parsed("url", default: self.url, UpstreamURL.init(parsing:))
+        self.readServers(&reader)
         self.connectTimeoutSeconds = reader.seconds("connectTimeoutSeconds", default: 2, in: 0.001...3600)
         self.responseTimeoutSeconds = reader.seconds("responseTimeoutSeconds", default: 30, in: 0.001...86400)
         self.maxConnections = reader.optionalInteger("maxConnections", default: nil, in: 1...1_000_000)
         self.idleTimeoutSeconds = reader.seconds("idleTimeoutSeconds", default: 4, in: 0.001...86400)
         self.resolveIntervalSeconds = reader.seconds("resolveIntervalSeconds", default: 30, in: 1...86400)
+        self.health = reader.object("health", default: self.health) { UpstreamHealthConfiguration(reading: &$0) }
         reader.finish()
+    }
+
+    /// Reads `url` or `servers`: one of them, and servers that are distinct.
+    private mutating func readServers(_ reader: inout ConfigurationObjectReader) {
+        let hasURL = reader.value("url") != nil
+        guard reader.value("servers") != nil else {
+            self.url = reader.parsed("url", default: self.url, UpstreamURL.init(parsing:))
+            return
+        }
+        if hasURL {
+            reader.report("servers", "give either upstream.url (one server) or upstream.servers, not both")
+        }
+        let servers = reader.array("servers", default: self.servers) { value, path, problems in
+            UpstreamServerConfiguration(reading: value, at: path, problems: problems)
+        }
+        guard case .array(let elements)? = reader.value("servers") else { return }
+        guard (1...Self.maximumServers).contains(elements.count) else {
+            reader.report("servers", "expected 1 to \(Self.maximumServers) servers, got \(elements.count)")
+            return
+        }
+        // A bad element was reported and left out; the default stands then.
+        guard servers.count == elements.count else { return }
+        // Host names are case-insensitive: `Backend` and `backend` are one server.
+        var seen: [String: String] = [:]
+        for (index, server) in servers.enumerated() {
+            let address = "\(server.url.host.lowercased()):\(server.url.port)"
+            guard let earlier = seen[address] else {
+                seen[address] = server.url.host
+                continue
+            }
+            let note = earlier != server.url.host ? ": host names are case-insensitive" : "; give it a weight instead"
+            reader.report("servers", "\(server.url) is listed twice (at [\(index)])\(note)")
+            return
+        }
+        self.servers = servers
     }
 }

@@ -173,13 +173,17 @@ public enum ProxyHeaderPolicy {
     }
 
     /// Whether a failed attempt may be repeated on a fresh connection: the method is idempotent
-    /// (RFC 9110 §9.2.2) and there is no body that might already be half sent.
+    /// and there is no body that might already be half sent.
     public static func isSafeToRetry(_ request: HTTPRequestHead) -> Bool {
-        switch request.method {
-        case .GET, .HEAD, .OPTIONS, .TRACE, .PUT, .DELETE:
-            return !self.requestHasBody(request)
-        default:
-            return false
+        self.isIdempotent(request.method) && !self.requestHasBody(request)
+    }
+
+    /// Whether `method` is idempotent (RFC 9110 §9.2.2): sending it twice means what sending it
+    /// once does.
+    public static func isIdempotent(_ method: HTTPMethod) -> Bool {
+        switch method {
+        case .GET, .HEAD, .OPTIONS, .TRACE, .PUT, .DELETE: return true
+        default: return false
         }
     }
 

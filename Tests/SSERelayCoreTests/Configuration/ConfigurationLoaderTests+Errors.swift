@@ -34,7 +34,7 @@ extension ConfigurationLoaderTests {
             (#"{"x": 1}"#, "admin, limits, listen, log, shutdownGraceSeconds, streams, upstream"),
             (
                 #"{"upstream": {"x": 1}}"#,
-                "connectTimeoutSeconds, idleTimeoutSeconds, maxConnections, resolveIntervalSeconds, responseTimeoutSeconds, url"
+                "connectTimeoutSeconds, health, idleTimeoutSeconds, maxConnections, resolveIntervalSeconds, responseTimeoutSeconds, servers, url"
             ),
             (#"{"admin": {"x": 1}}"#, "listen, token"),
             (

@@ -40,18 +40,9 @@ struct UpstreamAddressRefresherTests {
         interval: Duration = .seconds(3600)
     ) -> UpstreamAddressRefresher {
         UpstreamAddressRefresher(
-            addresses: addresses, interval: interval, resolve: { try resolver.resolve(host: $0, port: $1) },
+            addresses: addresses, server: "http://backend:3000", interval: interval,
+            resolve: { try resolver.resolve(host: $0, port: $1) },
             metrics: metrics, logger: Self.logger)
-    }
-
-    private static func metric(_ metrics: RelayMetrics, _ name: String, _ labels: [String: String] = [:]) throws
-        -> Double?
-    {
-        let exposition = metrics.exposition(
-            with: RelayMetrics.Readings(
-                activeGenerations: 0, retainedGenerations: 0, replayBufferBytes: 0, clientConnections: 0,
-                process: ProcessFigures.read()))
-        return try PrometheusExposition(parsing: String(decoding: exposition, as: UTF8.self)).value(name, labels)
     }
 
     @Test("a resolution with other addresses replaces them and is counted as a change; the same ones are not")
@@ -65,11 +56,13 @@ struct UpstreamAddressRefresherTests {
         #expect(addresses.current == moved)
         #expect(await refresher.resolveOnce(failing: false) == false)
         let outcomes = { (outcome: String) in
-            try Self.metric(metrics, "sse_relay_upstream_resolutions_total", ["outcome": outcome])
+            try RelayMetricsProbe.value(metrics, "sse_relay_upstream_resolutions_total", ["outcome": outcome])
         }
         #expect(try outcomes("changed") == 1)
         #expect(try outcomes("unchanged") == 1)
-        #expect(try Self.metric(metrics, "sse_relay_upstream_addresses") == 2)
+        #expect(
+            try RelayMetricsProbe.value(metrics, "sse_relay_upstream_addresses", ["server": "http://backend:3000"]) == 2
+        )
     }
 
     @Test("a name that stops resolving keeps its addresses, says why, and recovers")
@@ -84,7 +77,8 @@ struct UpstreamAddressRefresherTests {
         #expect(addresses.current == known)
         #expect(addresses.next() == known[0])
         #expect(await refresher.resolveOnce(failing: true) == false)
-        #expect(try Self.metric(metrics, "sse_relay_upstream_resolutions_total", ["outcome": "failed"]) == 1)
+        #expect(
+            try RelayMetricsProbe.value(metrics, "sse_relay_upstream_resolutions_total", ["outcome": "failed"]) == 1)
     }
 
     @Test("a failed connect makes it resolve at once, long before the interval; cancelling stops it")

@@ -8,8 +8,14 @@ import Testing
 
 @testable import SSERelay
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
+
 /// ``ProxyHandler`` on `EmbeddedChannel`s: the client connection with its HTTP codec, and
-/// each upstream connection the pool opens as another embedded channel on the same loop, so
+/// each upstream connection a pool opens as another embedded channel on the same loop, so
 /// a whole exchange runs byte for byte without a socket or a clock.
 @Suite("ProxyHandler")
 struct ProxyHandlerTests {
@@ -19,38 +25,67 @@ struct ProxyHandlerTests {
         let client: EmbeddedChannel
         /// Every upstream connection opened so far, in order.
         private(set) var upstreams: [EmbeddedChannel] = []
+        /// The server of each of ``upstreams``: its index in `upstream.servers`.
+        private(set) var upstreamServers: [Int] = []
         let registry: StreamRegistry
-        /// The upstream pool of the client's loop; every upstream connection goes to
-        /// 127.0.0.1:8080.
-        let pool: UpstreamConnectionPool
+        let metrics: RelayMetrics
+        /// The pools of the client's loop, one per server of `configuration.upstream.servers`;
+        /// server `i`'s connections go to 127.0.0.1, port 8080 + `i`.
+        let balancer: UpstreamBalancer
+        /// Servers whose connects fail as if refused.
+        var refusing: Set<Int> = []
+
+        /// The pool of the first server.
+        var pool: UpstreamConnectionPool { self.balancer.pools[0] }
 
         init(configuration: RelayConfiguration = RelayConfiguration()) throws {
             let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-            self.registry = StreamRegistry(limits: configuration.limits, metrics: RelayMetrics(), logger: logger)
+            let metrics = RelayMetrics()
+            self.metrics = metrics
+            self.registry = StreamRegistry(limits: configuration.limits, metrics: metrics, logger: logger)
             self.client = EmbeddedChannel(loop: self.loop)
-            var opened: (EmbeddedChannel) -> Void = { _ in }
-            let connector = UpstreamConnector { [loop] _ in
-                let channel = EmbeddedChannel(loop: loop)
-                do {
-                    try UpstreamConnector.installHandlers(on: channel)
-                    try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).wait()
-                } catch {
-                    return loop.makeFailedFuture(error)
+            var opened: (EmbeddedChannel, Int) -> Void = { _, _ in }
+            var isRefusing: (Int) -> Bool = { _ in false }
+            let streamBudget = UpstreamStreamBudget(limit: 4)
+            let loop = self.loop
+            let servers = configuration.upstream.servers
+            let pools = try servers.enumerated().map { index, server in
+                let address = try SocketAddress(ipAddress: "127.0.0.1", port: 8080 + index)
+                let connector = UpstreamConnector { [loop] _ in
+                    guard !isRefusing(index) else {
+                        return loop.makeFailedFuture(IOError(errnoCode: ECONNREFUSED, reason: "connect"))
+                    }
+                    let channel = EmbeddedChannel(loop: loop)
+                    do {
+                        try UpstreamConnector.installHandlers(on: channel)
+                        try channel.connect(to: address).wait()
+                    } catch {
+                        return loop.makeFailedFuture(error)
+                    }
+                    opened(channel, index)
+                    return loop.makeSucceededFuture(channel)
                 }
-                opened(channel)
-                return loop.makeSucceededFuture(channel)
+                let upstreamServer = UpstreamServer(
+                    index: index, configuration: server,
+                    addresses: UpstreamAddresses(host: "127.0.0.1", port: 8080 + index),
+                    health: configuration.upstream.health, tracksHealth: servers.count > 1,
+                    metrics: metrics.upstreamServer(server.url.description), logger: logger)
+                return UpstreamConnectionPool(
+                    eventLoop: loop, server: upstreamServer, connector: connector,
+                    configuration: configuration.upstream, limit: 4, streamBudget: streamBudget)
             }
-            let pool = UpstreamConnectionPool(
-                eventLoop: self.loop, connector: connector, configuration: configuration.upstream, limit: 4,
-                streamLimit: 4)
-            self.pool = pool
+            self.balancer = UpstreamBalancer(pools: pools)
             let encoder = FramedResponseEncoder()
             let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
             let handler = ProxyHandler(
-                settings: ProxySettingsStore(configuration), pool: pool, registry: self.registry,
+                settings: ProxySettingsStore(configuration), upstreams: self.balancer, registry: self.registry,
                 logger: logger, codecHandlers: [encoder, decoder])
             try self.client.pipeline.syncOperations.addHandlers([encoder, decoder, handler])
-            opened = { [unowned self] in self.upstreams.append($0) }
+            opened = { [unowned self] in
+                self.upstreams.append($0)
+                self.upstreamServers.append($1)
+            }
+            isRefusing = { [unowned self] in self.refusing.contains($0) }
             try self.client.connect(to: SocketAddress(ipAddress: "192.0.2.1", port: 40000)).wait()
         }
 

@@ -11,6 +11,16 @@ struct RelayMetricsProbe {
         return try PrometheusExposition(parsing: exposition).value(name, labels)
     }
 
+    /// A metric of `metrics` alone, with no server behind it: the figures read at scrape time
+    /// are zero.
+    static func value(_ metrics: RelayMetrics, _ name: String, _ labels: [String: String] = [:]) throws -> Double? {
+        let exposition = metrics.exposition(
+            with: RelayMetrics.Readings(
+                activeGenerations: 0, retainedGenerations: 0, replayBufferBytes: 0, clientConnections: 0,
+                process: ProcessFigures.read()))
+        return try PrometheusExposition(parsing: String(decoding: exposition, as: UTF8.self)).value(name, labels)
+    }
+
     /// Polls until the metric equals `expected` (a missing sample counts as 0); bounded.
     func wait(
         _ name: String, _ labels: [String: String] = [:], toBe expected: Double, within seconds: Double = 10
