@@ -90,7 +90,9 @@ final class AdminHandler: ChannelInboundHandler {
     }
 
     private func sendReport(generation: String?, to head: HTTPRequestHead, _ context: ChannelHandlerContext) {
-        self.proxy.inspectGenerations(token: generation, on: context.eventLoop).map(StreamsReport.init)
+        let servers = self.proxy.upstreamServers
+        self.proxy.inspectGenerations(token: generation, on: context.eventLoop)
+            .map { StreamsReport(servers: servers, generations: $0) }
             .hop(to: context.eventLoop).assumeIsolated()
             .whenComplete { result in
                 let encoder = JSONEncoder()

@@ -7,7 +7,28 @@ import SSERelayCore
 /// Built for people reading it with `curl | jq`: snake_case keys, durations in seconds, header
 /// values of credentials redacted as in the logs (``HeaderRedaction``).
 struct StreamsReport: Encodable, Sendable {
+    /// The upstream's servers and where their health stands.
+    var upstreamServers: [UpstreamServerReport]
     var generations: [GenerationReport]
+
+    enum CodingKeys: String, CodingKey {
+        case generations
+        case upstreamServers = "upstream_servers"
+    }
+}
+
+/// One upstream server: its place in the rotation and the addresses its name stands for.
+struct UpstreamServerReport: Encodable, Sendable {
+    /// Its URL.
+    var server: String
+    var weight: Int
+    /// `in` (taking traffic), `out` (taken out by failures of real traffic until the fail
+    /// timeout), `on_trial` (the fail timeout passed: the next outcome decides), or
+    /// `failing_check` (out until an active check passes).
+    var state: String
+    /// Failures in a row counted against it since its last success.
+    var failures: Int
+    var addresses: [String]
 }
 
 /// One generation: its key, where its upstream stands, its buffer and its clients.
@@ -81,9 +102,26 @@ struct StreamClientReport: Encodable, Sendable {
 }
 
 extension StreamsReport {
-    /// The report of `generations`, in their order.
-    init(_ generations: [GenerationInspection]) {
-        self.init(generations: generations.map(GenerationReport.init))
+    /// The report of `servers` and `generations`, in their order.
+    init(servers: [UpstreamServer], generations: [GenerationInspection]) {
+        self.init(
+            upstreamServers: servers.map(UpstreamServerReport.init), generations: generations.map(GenerationReport.init)
+        )
+    }
+}
+
+extension UpstreamServerReport {
+    init(_ server: UpstreamServer) {
+        let now = NIODeadline.now()
+        let (state, failures): (String, Int)
+        switch server.healthState {
+        case .inRotation(let count): (state, failures) = ("in", count)
+        case .out(let until): (state, failures) = (now >= until ? "on_trial" : "out", 0)
+        case .failingCheck: (state, failures) = ("failing_check", 0)
+        }
+        self.init(
+            server: server.name, weight: server.weight, state: state, failures: failures,
+            addresses: server.addresses.current.map(\.hostAndPort))
     }
 }
 

@@ -118,6 +118,10 @@ public final class ProxyServer: Sendable {
         guard let localAddress = channel.localAddress else {
             throw ChannelError.unknownLocalAddress
         }
+        let checkers =
+            (configuration.upstream.health.check.map { check in
+                servers.map { UpstreamHealthChecker(server: $0, check: check, group: group) }
+            }) ?? []
         let refreshers = servers.map { server in
             UpstreamAddressRefresher(
                 addresses: server.addresses, server: server.name,
@@ -129,9 +133,12 @@ public final class ProxyServer: Sendable {
             serverChannel: channel,
             pools: pools,
             upstreamUpkeep: Task {
-                await withDiscardingTaskGroup { group in
+                await withDiscardingTaskGroup { tasks in
                     for refresher in refreshers {
-                        group.addTask { await refresher.run() }
+                        tasks.addTask { await refresher.run() }
+                    }
+                    for checker in checkers {
+                        tasks.addTask { await checker.run() }
                     }
                 }
             },

@@ -5,13 +5,19 @@
 /// ```
 /// active ──last client leaves──▶ lingering ──linger over or refused──▶ failed (upstream cancelled)
 ///   │ ▲ ◀──────client joins───────────┘
-///   │ ├──upstream ends cleanly──▶ finished ──retainSeconds──▶ discarded
-///   │ └──upstream fails─────────▶ failed   ──retainSeconds──▶ discarded
+///   │ ├──upstream ends cleanly──▶ finished ──retainSeconds, no client left──▶ discarded
+///   │ └──upstream fails─────────▶ failed   ──retainSeconds, no client left──▶ discarded
 ///   └──last client leaves before any event was delivered──▶ discarded (upstream cancelled)
 /// ```
 ///
 /// `active` and `lingering` cover the time before the upstream's response head too: waiting
 /// clients count like any others.
+///
+/// Retention bounds how long an ended generation waits for clients to come back, never how long
+/// the clients still attached have to read it: when `retainSeconds` passes while one is still
+/// writing the last events (a short or zero retention, a slow reader), the generation is
+/// discarded when the last of them leaves. Only eviction, which frees memory the relay needs,
+/// discards it under their feet.
 ///
 /// Lingering is for a client that saw part of an answer and may come back for the rest. A
 /// generation whose clients all left before any event reached one of them is abandoned at once:
@@ -58,6 +64,8 @@ public struct GenerationStateMachine: Sendable, Hashable {
     /// `upstreamLingerSeconds`; `nil` runs the upstream to completion with no client.
     public let lingerSeconds: Double?
     public let retainSeconds: Double
+    /// Whether `retainSeconds` passed while clients were still attached.
+    public private(set) var retentionIsOver = false
 
     public init(lingerSeconds: Double?, retainSeconds: Double) {
         self.lingerSeconds = lingerSeconds
@@ -76,6 +84,10 @@ public struct GenerationStateMachine: Sendable, Hashable {
 
     public mutating func clientLeft() -> Action {
         self.clientCount = max(0, self.clientCount - 1)
+        if self.retentionIsOver, self.clientCount == 0, self.state == .finished || self.state == .failed {
+            self.state = .discarded
+            return .discard
+        }
         guard self.state == .active, self.clientCount == 0 else { return .none }
         guard self.hasDelivered else {
             self.state = .discarded
@@ -118,15 +130,24 @@ public struct GenerationStateMachine: Sendable, Hashable {
         return .discard
     }
 
+    /// `retainSeconds` passed since the upstream ended: discarded now, or when the last client
+    /// still attached leaves.
     public mutating func retentionExpired() -> Action {
         guard self.state == .finished || self.state == .failed else { return .none }
+        guard self.clientCount == 0 else {
+            self.retentionIsOver = true
+            return .none
+        }
         self.state = .discarded
         return .discard
     }
 
-    /// Dropped to free memory (`limits.replayMemoryBytes`) before its retention ended.
+    /// Dropped to free memory (`limits.replayMemoryBytes`) before its retention ended, clients
+    /// or not.
     public mutating func evicted() -> Action {
-        self.retentionExpired()
+        guard self.state == .finished || self.state == .failed else { return .none }
+        self.state = .discarded
+        return .discard
     }
 
     /// The upstream closed; a linger timer that may be running is moot, and the I/O code

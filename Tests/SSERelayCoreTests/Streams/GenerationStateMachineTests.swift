@@ -102,6 +102,45 @@ struct GenerationStateMachineTests {
         #expect(machine.state == .discarded)
     }
 
+    @Test("retention that ends while clients still read the last events waits for the last to leave")
+    func retentionWaitsForAttachedClients() {
+        for retain in [0.0, 30] {
+            var machine = Machine(lingerSeconds: 300, retainSeconds: retain)
+            _ = machine.clientJoined()
+            _ = machine.clientJoined()
+            machine.eventDelivered()
+            #expect(machine.upstreamEnded() == .startRetentionTimer(seconds: retain))
+            #expect(machine.retentionExpired() == .none, "two clients are still writing")
+            #expect(machine.state == .finished)
+            #expect(machine.retentionIsOver)
+            #expect(machine.clientLeft() == .none)
+            #expect(machine.clientLeft() == .discard, "the last one leaving discards it")
+            #expect(machine.state == .discarded)
+            #expect(machine.clientLeft() == .none)
+        }
+    }
+
+    @Test("eviction discards an ended generation even while clients are attached")
+    func evictionWithClients() {
+        var machine = Machine(lingerSeconds: 300, retainSeconds: 30)
+        _ = machine.clientJoined()
+        _ = machine.upstreamFailed()
+        #expect(machine.evicted() == .discard)
+        #expect(machine.state == .discarded)
+        #expect(machine.clientLeft() == .none)
+    }
+
+    @Test("clients that leave an ended generation before its retention is over do not discard it")
+    func leavingBeforeRetentionEnds() {
+        var machine = Machine(lingerSeconds: 300, retainSeconds: 30)
+        _ = machine.clientJoined()
+        machine.eventDelivered()
+        _ = machine.upstreamEnded()
+        #expect(machine.clientLeft() == .none)
+        #expect(machine.state == .finished, "retained for clients that come back")
+        #expect(machine.retentionExpired() == .discard)
+    }
+
     @Test("the client count never goes below zero")
     func clientCount() {
         var machine = Machine(lingerSeconds: 300, retainSeconds: 30)
