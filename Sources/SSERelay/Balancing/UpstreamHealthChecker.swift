@@ -68,17 +68,21 @@ struct UpstreamHealthChecker: Sendable {
                 channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
                 answer.futureResult.whenComplete { _ in channel.close(promise: nil) }
             case .failure(let error):
-                answer.fail(error)
+                answer.fail(
+                    UpstreamError.connectFailure(
+                        error, upstream: self.server.name, connectTimeoutSeconds: self.check.timeoutSeconds))
             }
         }
+        defer { deadline.cancel() }
         do {
             let status = try await answer.futureResult.get()
-            deadline.cancel()
             return (200..<400).contains(status.code) ? nil : "status \(status.code)"
+        } catch let error as UpstreamError {
+            return error.detail
+        } catch let error as HealthCheckTimeout {
+            return error.description
         } catch {
-            deadline.cancel()
-            return
-                "\(UpstreamError.connectFailure(error, upstream: self.server.name, connectTimeoutSeconds: self.check.timeoutSeconds))"
+            return "invalid answer: \(error)"
         }
     }
 }
