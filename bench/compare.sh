@@ -16,24 +16,31 @@
 # bench/fanout-floor.c`, into its work directory), then for every scenario and target starts
 # a FRESH upstream, a fresh proxy in front of it, and the load, so each figure (peak RSS
 # included) belongs to that scenario alone. The upstream is the backend fixture (Tests/SSERelayTests/Fixtures/backend.js), except
-# in passthrough-fast. Targets:
+# in passthrough-fast and passthrough-3. Targets:
 #
-#   direct   the upstream itself, where it makes sense
+#   direct   the upstream itself, where it makes sense (in passthrough-3, the first of the three)
 #   floor    in the shared streams and the storm, bench/fanout-floor.c, the physical limit of
 #            this machine: one upstream read framed once, one write per client, nothing else
 #            (no replay, so its late joiners miss the events before they joined; counted
 #            apart); in pass-through, distinct and idle, bench/NIOFloor, the framework's
 #            floor: a minimal reverse proxy on NIO's own HTTP/1 pipelines, one upstream
 #            connection per client connection, bodies passed on as they come, nothing of the
-#            relay's
-#   nginx    bench/nginx.conf, 2 workers
-#   relay    sse-relay: the release binary with bench/relay.json, --log-level warning
+#            relay's. Not in passthrough-3: the NIO floor takes exactly one upstream
+#   nginx    bench/nginx.conf, 2 workers (in passthrough-3 its upstream block lists the three
+#            servers, least_conn)
+#   relay    sse-relay: the release binary with bench/relay.json, --log-level warning (in
+#            passthrough-3 with the three as upstream.servers)
 #
 # Scenarios (the default runs them all, in this order):
 #
 #   passthrough-fast  wrk -t1 -c64 -d10s --latency GET /hello, the upstream an nginx answering
 #                a fixed 12-byte body (bench/fast-upstream.conf, one process), so the proxy's
-#                own cost shows: req/s, p99, proxy CPU µs per request
+#                own cost shows: req/s, p50, p99, proxy CPU µs per request, proxy peak RSS
+#   passthrough-3  the same with THREE such upstreams (each its own nginx, prefix directory
+#                and port) behind one proxy: nginx balancing them with least_conn, the relay
+#                with its least-outstanding choice among upstream.servers (both count per
+#                worker, both take ties in turn); no floor target. Also each upstream's share of
+#                the requests, read from its stub_status counter before and after the wrk run
 #   passthrough  the same in front of the Node backend fixture (whose own cost dominates)
 #   distinct     1,000 SSE clients on 1,000 conversations, 20 events/s each, 10 s:
 #                delivery p50/p99, proxy peak RSS, proxy CPU seconds
@@ -91,7 +98,7 @@ shared1k_clients=$((1000 / scale))
 shared9k_clients=$((9000 / scale))
 idle_clients=$((9000 / scale))
 storm_clients=$((5000 / scale))
-scenarios=${SCENARIOS:-passthrough-fast passthrough distinct shared1k shared9k storm idle}
+scenarios=${SCENARIOS:-passthrough-fast passthrough-3 passthrough distinct shared1k shared9k storm idle}
 
 out=${BENCH_OUT:-$(mktemp -d /tmp/sse-relay-bench.XXXX)}
 mkdir -p "$out"
@@ -123,8 +130,10 @@ else
 fi
 
 # Which floor a scenario measures against: the NIO floor where every client has a stream (or a
-# request) of its own, the C fan-out floor where clients share one.
-nio_floor_scenario() { [[ $1 == passthrough* || $1 == distinct || $1 == idle ]]; }
+# request) of its own, the C fan-out floor where clients share one. passthrough-3 has none: the
+# NIO floor proxies to exactly one upstream (its second argument), so it cannot stand beside
+# two balancers of three servers.
+nio_floor_scenario() { [[ ($1 == passthrough* && $1 != passthrough-3) || $1 == distinct || $1 == idle ]]; }
 
 # The NIO floor, when a selected scenario runs it.
 nio_floor_bin=${NIO_FLOOR_BIN:-}
@@ -192,20 +201,48 @@ wait_port() { # port, pid: wait until it accepts (5 s at most)
   echo "port $1 never opened" >&2; return 1
 }
 
-backend_pid=; backend_port=; proxy_pid=; target_port=
-start_backend() { # scenario: the upstream of its targets (backend_pid is never a proxy pid)
-  backend_port=$(free_port)
-  if [ "$1" = passthrough-fast ]; then # an nginx of its own, in its own prefix directory
-    local dir=$work/fast-upstream
-    rm -rf "$dir"; mkdir -p "$dir"
-    sed -e "s|@WORK@|$dir|g" -e "s|@LISTEN_PORT@|$backend_port|g" bench/fast-upstream.conf >"$dir/nginx.conf"
-    nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/nginx-error.log" </dev/null 2>>"$out/fast-upstream.err" &
-  else
-    FIXTURE_STANDALONE=1 node Tests/SSERelayTests/Fixtures/backend.js "$backend_port" </dev/null \
-      >"$work/backend.out" 2>>"$out/backend.err" &
-  fi
-  backend_pid=$!; started+=("$backend_pid")
-  wait_port "$backend_port" "$backend_pid"
+# backend_port is the (first) upstream's; backend_ports and backend_pids hold every upstream
+# of the scenario (three in passthrough-3, one elsewhere). No backend pid is ever a proxy pid.
+backend_port=; backend_ports=(); backend_pids=(); proxy_pid=; target_port=
+start_fast_upstream() { # directory: an nginx of its own (bench/fast-upstream.conf), in its own prefix directory
+  local dir=$1 port pid
+  port=$(free_port)
+  rm -rf "$dir"; mkdir -p "$dir"
+  sed -e "s|@WORK@|$dir|g" -e "s|@LISTEN_PORT@|$port|g" bench/fast-upstream.conf >"$dir/nginx.conf"
+  nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/nginx-error.log" </dev/null 2>>"$out/fast-upstream.err" &
+  pid=$!; started+=("$pid"); backend_pids+=("$pid"); backend_ports+=("$port")
+  wait_port "$port" "$pid"
+}
+start_backend() { # scenario: the upstream(s) of its targets
+  backend_ports=(); backend_pids=()
+  case $1 in
+    passthrough-fast) start_fast_upstream "$work/fast-upstream" ;;
+    passthrough-3) # three alike, each with its own prefix directory, pid file, logs and port
+      local i
+      for i in 1 2 3; do start_fast_upstream "$work/fast-upstream-$i"; done
+      ;;
+    *)
+      local port; port=$(free_port)
+      FIXTURE_STANDALONE=1 node Tests/SSERelayTests/Fixtures/backend.js "$port" </dev/null \
+        >"$work/backend.out" 2>>"$out/backend.err" &
+      local pid=$!; started+=("$pid"); backend_pids+=("$pid"); backend_ports+=("$port")
+      wait_port "$port" "$pid"
+      ;;
+  esac
+  backend_port=${backend_ports[0]}
+}
+
+# passthrough-3's upstream block for nginx: bench/nginx.conf's one `server` line becomes
+# least_conn and the three servers. least_conn is nginx's closest to the relay's choice: the
+# fewest active connections to a server (relative to its weight), ties by weighted round-robin;
+# with no `zone` in the block each worker counts on its own, as the relay counts per event loop.
+# It must come before `keepalive` (nginx requires the balancing method first), which is where
+# the server line stands. The keepalive 64 and keepalive_requests of bench/nginx.conf stay as
+# they are: the idle connections kept per worker for the whole group, as for its one server.
+nginx_upstream_servers() {
+  local port lines="least_conn;"
+  for port in "${backend_ports[@]}"; do lines+="\\n        server 127.0.0.1:$port;"; done
+  echo "$lines"
 }
 
 start_proxy() { # target: direct | floor | nginx | relay; sets target_port, proxy_pids
@@ -216,8 +253,18 @@ start_proxy() { # target: direct | floor | nginx | relay; sets target_port, prox
     nginx)
       target_port=$(free_port)
       rm -rf "$work/nginx"; mkdir -p "$work/nginx"
-      sed -e "s|@WORK@|$work/nginx|g" -e "s|@BACKEND_PORT@|$backend_port|g" -e "s|@LISTEN_PORT@|$target_port|g" \
-        bench/nginx.conf >"$work/nginx/nginx.conf"
+      if [ "$scenario" = passthrough-3 ]; then
+        sed -e "s|@WORK@|$work/nginx|g" -e "s|@LISTEN_PORT@|$target_port|g" \
+          -e "s|server 127.0.0.1:@BACKEND_PORT@;|$(nginx_upstream_servers)|" \
+          bench/nginx.conf >"$work/nginx/nginx.conf"
+        # bench/nginx.conf changed shape if the server line was not found: say so, not a wrong figure
+        [ "$(grep -c '^ *server 127\.0\.0\.1:[0-9]*;' "$work/nginx/nginx.conf")" = 3 ] \
+          || { echo "compare.sh: could not put three servers into bench/nginx.conf's upstream block" >&2; exit 1; }
+        cp "$work/nginx/nginx.conf" "$out/nginx-3.conf"
+      else
+        sed -e "s|@WORK@|$work/nginx|g" -e "s|@BACKEND_PORT@|$backend_port|g" -e "s|@LISTEN_PORT@|$target_port|g" \
+          bench/nginx.conf >"$work/nginx/nginx.conf"
+      fi
       t0=$(date +%s%N)
       nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/nginx-error.log" &
       proxy_pid=$!; started+=("$proxy_pid")
@@ -247,9 +294,21 @@ start_proxy() { # target: direct | floor | nginx | relay; sets target_port, prox
     relay)
       target_port=$(free_port)
       admin_port=$(free_port)
+      # bench/relay.json, its one upstream given by --upstream; in passthrough-3 a copy of it
+      # with the three as upstream.servers (weight 1 each, like nginx's servers; --upstream would
+      # make the first the only one). Its upstream.maxConnections 256 is then split among the 2
+      # loops and the 3 servers, 42 each, more than the 32 wrk connections a loop serves.
+      local config=bench/relay.json upstream_flag=(--upstream "http://127.0.0.1:$backend_port")
+      if [ "$scenario" = passthrough-3 ]; then
+        config=$work/relay-3.json; upstream_flag=()
+        node -e 'const fs = require("fs"); const c = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+          c.upstream = { ...c.upstream, servers: process.argv.slice(3).map((p) => `http://127.0.0.1:${p}`) };
+          fs.writeFileSync(process.argv[2], JSON.stringify(c, null, 2))' bench/relay.json "$config" "${backend_ports[@]}"
+        cp "$config" "$out/relay-3.json"
+      fi
       t0=$(date +%s%N)
-      "$relay_bin" --config bench/relay.json --listen "127.0.0.1:$target_port" \
-        --upstream "http://127.0.0.1:$backend_port" --admin "127.0.0.1:$admin_port" \
+      "$relay_bin" --config "$config" --listen "127.0.0.1:$target_port" \
+        "${upstream_flag[@]}" --admin "127.0.0.1:$admin_port" \
         --log-level warning 2>>"$out/relay.log" &
       proxy_pid=$!; started+=("$proxy_pid")
       wait_port "$target_port" "$proxy_pid"
@@ -261,8 +320,8 @@ start_proxy() { # target: direct | floor | nginx | relay; sets target_port, prox
 
 stop_all() {
   local pid
-  for pid in $proxy_pid $backend_pid; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in $proxy_pid $backend_pid; do
+  for pid in $proxy_pid "${backend_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in $proxy_pid "${backend_pids[@]}"; do
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
@@ -273,7 +332,7 @@ stop_all() {
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     forget "$pid"
   done
-  proxy_pid=; backend_pid=; proxy_pids=()
+  proxy_pid=; backend_pids=(); backend_ports=(); proxy_pids=()
 }
 
 json() { # file, JS expression on `r`
@@ -286,6 +345,7 @@ targets_for() {
     idle) all="floor nginx relay" ;;
     storm) all="floor nginx relay" ;;
     shared1k | shared9k) all="direct floor nginx relay" ;;
+    passthrough-3) all="direct nginx relay" ;; # no floor: the NIO floor takes one upstream
     passthrough* | distinct) all="direct floor nginx relay" ;;
     *) all="direct nginx relay" ;;
   esac
@@ -299,8 +359,27 @@ targets_for() {
 }
 
 # ---------------------------------------------------------------------------------------
+# Requests an upstream nginx has served (bench/fast-upstream.conf's stub_status): the third
+# number of its third line, which counts the status request itself too.
+upstream_requests() { # port
+  curl -s --max-time 5 "http://127.0.0.1:$1/upstream-status" | awk 'NR == 3 { print $3 }'
+}
+wrk_ms() { # wrk output file, percentile label (50%, 99%): that latency in ms
+  awk -v p="$2" '$1 == p {
+      v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
+      printf "%.2f", (u == "us" ? v / 1000 : (u == "s" ? v * 1000 : v)) }' "$1"
+}
+
 pass_run() { # name label target
   local name=$1 label=$2 target=$3 file=$out/$1-$3.txt cpu0 cpu1 requests
+  # With several upstreams, each one's request counter before and after the run. Counted by
+  # the upstreams themselves (stub_status: a counter, no access log to write, so the upstreams
+  # cost the same as in passthrough-fast), not by the proxies.
+  local -a before=() after=()
+  local port
+  if [ "${#backend_ports[@]}" -gt 1 ]; then
+    for port in "${backend_ports[@]}"; do before+=("$(upstream_requests "$port")"); done
+  fi
   cpu0=$(cpu_ticks)
   wrk -t1 -c64 -d10s --latency "http://127.0.0.1:$target_port/hello" >"$file" &
   local pid=$!; started+=("$pid") # in the background, so a signal to the script acts at once
@@ -309,20 +388,49 @@ pass_run() { # name label target
   cpu1=$(cpu_ticks)
   requests=$(awk '/ requests in / {print $1}' "$file")
   record "$label: req/s" "$target" "$(awk '/^Requests\/sec/ {printf "%.0f", $2}' "$file")"
-  record "$label: p99 ms" "$target" "$(awk '$1 == "99%" {
-      v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
-      printf "%.2f", (u == "us" ? v / 1000 : (u == "s" ? v * 1000 : v)) }' "$file")"
-  local per_request=-
+  record "$label: p50 ms" "$target" "$(wrk_ms "$file" 50%)"
+  record "$label: p99 ms" "$target" "$(wrk_ms "$file" 99%)"
+  local per_request=- hwm_mib=-
   if [ "$target" != direct ]; then
     per_request=$(awk -v d=$((cpu1 - cpu0)) -v t="$ticks" -v n="${requests:-0}" \
       'BEGIN { if (n > 0) printf "%.1f", d / t * 1e6 / n; else print "-" }')
+    hwm_mib=$(awk -v k="$(status_sum VmHWM)" 'BEGIN { printf "%.1f", k / 1024 }')
   fi
   record "$label: proxy CPU µs per request" "$target" "$per_request"
-  echo "  $name $target: $(awk '/^Requests\/sec/ {printf "%.0f", $2}' "$file") req/s, $requests requests; proxy CPU $per_request µs per request; load $(load)" >&2
+  record "$label: proxy peak RSS MiB" "$target" "$hwm_mib"
+  # Each upstream's share of the requests it served during the run (minus the later status
+  # request), in %; direct sends everything to the first, so only the proxies' are recorded.
+  local shares=
+  if [ "${#before[@]}" -gt 1 ] && [ "$target" != direct ]; then
+    for port in "${backend_ports[@]}"; do after+=("$(upstream_requests "$port")"); done
+    local i total=0 counts=()
+    for i in "${!before[@]}"; do
+      counts+=($((after[i] - before[i] - 1))); total=$((total + counts[i]))
+    done
+    for i in "${!counts[@]}"; do
+      record "$label: upstream $((i + 1)) share of requests %" "$target" \
+        "$(awk -v c="${counts[i]}" -v n="$total" 'BEGIN { if (n > 0) printf "%.1f", c * 100 / n; else print "-" }')"
+    done
+    shares="; upstreams served ${counts[*]} (sum $total)"
+    if [ "$target" = relay ]; then # its own count by server (since start), health failures, rotation
+      curl -s "http://127.0.0.1:$admin_port/metrics" >"$out/$name-relay.metrics" || true
+      local metric own=
+      for metric in requests_total failures_total up; do
+        own+=" $metric"
+        for port in "${backend_ports[@]}"; do
+          own+=" $(awk -v k="sse_relay_upstream_server_$metric{server=\"http://127.0.0.1:$port\"}" \
+            '$1 == k { v = $2 } END { print (v == "" ? "?" : v) }' "$out/$name-relay.metrics")"
+        done
+      done
+      shares+="; relay's metrics by server:$own"
+    fi
+  fi
+  echo "  $name $target: $(awk '/^Requests\/sec/ {printf "%.0f", $2}' "$file") req/s, $requests requests; p50 $(wrk_ms "$file" 50%) p99 $(wrk_ms "$file" 99%) ms; proxy CPU $per_request µs per request; peak RSS $hwm_mib MiB$shares; load $(load)" >&2
   local errors; errors=$(grep -E 'Socket errors|Non-2xx' "$file" || true)
   [ -z "$errors" ] || echo "$name $target: $errors" >&2
 }
 scenario_passthrough_fast() { pass_run passthrough-fast "pass-through /hello, fast upstream" "$1"; }
+scenario_passthrough_3() { pass_run passthrough-3 "pass-through /hello, 3 fast upstreams" "$1"; }
 scenario_passthrough() { pass_run passthrough "pass-through /hello, Node backend" "$1"; }
 
 stream_run() { # name target clients conversations query hold-ms [perf]

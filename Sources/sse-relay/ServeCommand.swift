@@ -33,7 +33,7 @@ struct ServeCommand: AsyncParsableCommand {
             metrics: metrics
         )
         let options = self.options
-        try await Self.run(relay, logger: logger, onReload: { relay.reload(options.load) })
+        try await Self.run(relay, logger: logger, onReload: { await relay.reload(options.load) })
     }
 
     /// Raises the open-files soft limit to the hard one before anything is bound, since the
@@ -61,7 +61,7 @@ struct ServeCommand: AsyncParsableCommand {
     /// The signals are watched here rather than by the service group, so the first one always
     /// starts the graceful shutdown and the second one always exits, in that order.
     static func run(
-        _ service: some Service, logger: Logger, onReload: (@Sendable () -> Void)? = nil
+        _ service: some Service, logger: Logger, onReload: (@Sendable () async -> Void)? = nil
     ) async throws {
         let group = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: logger))
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
@@ -73,7 +73,7 @@ struct ServeCommand: AsyncParsableCommand {
                     if signal == .sighup {
                         if let onReload {
                             logger.notice("SIGHUP: reloading the configuration")
-                            onReload()
+                            await onReload()
                         } else {
                             logger.notice("SIGHUP: no configuration file to reload")
                         }

@@ -19,13 +19,27 @@ import SSERelayCore
 /// back to a server it ``ServerSet`` says it tried.
 final class UpstreamBalancer {
     /// One pool per server, in the order of `upstream.servers`.
-    let pools: [UpstreamConnectionPool]
+    private(set) var pools: [UpstreamConnectionPool]
+    /// The loop's dedicated stream connections, drawn by every pool.
+    let streamBudget: UpstreamStreamBudget
     /// Where the next tie-break starts.
     private var turn = 0
 
-    init(pools: [UpstreamConnectionPool]) {
+    init(pools: [UpstreamConnectionPool], streamBudget: UpstreamStreamBudget) {
         precondition(!pools.isEmpty, "an upstream has at least one server")
         self.pools = pools
+        self.streamBudget = streamBudget
+    }
+
+    /// Puts `pools` (a reload's servers) in place of the current ones; returns the old ones,
+    /// for the caller to shut down.
+    func replacePools(with pools: [UpstreamConnectionPool]) -> [UpstreamConnectionPool] {
+        precondition(!pools.isEmpty, "an upstream has at least one server")
+        defer {
+            self.pools = pools
+            self.turn = 0
+        }
+        return self.pools
     }
 
     /// The pool for a pass-through request that tried `tried` already; `nil` when it tried

@@ -105,7 +105,7 @@ public struct RelayService: Service, CustomStringConvertible {
     /// stays; changed keys that need a restart (listeners, upstream address) are logged as such.
     ///
     /// systemd hears `RELOADING=1` before and `READY=1` after, whatever the outcome.
-    public func reload(_ load: () throws -> RelayConfiguration) {
+    public func reload(_ load: () throws -> RelayConfiguration) async {
         guard let proxy = self.running.withLockedValue({ $0 }) else {
             self.logger.notice("reload requested while not serving; ignored")
             return
@@ -113,7 +113,7 @@ public struct RelayService: Service, CustomStringConvertible {
         self.notifier.notifyReloading()
         do {
             let new = try load()
-            let needsRestart = proxy.reconfigure(new)
+            let needsRestart = await proxy.reconfigure(new)
             RelayLogging.level.level = Logger.Level(new.log.level)
             self.logger.notice(
                 "configuration reloaded",

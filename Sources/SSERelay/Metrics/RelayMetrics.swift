@@ -299,6 +299,23 @@ public final class RelayMetrics: Sendable {
             inRotation: self.labelledGauge(Self.upstreamServerUpName, labels: labels))
     }
 
+    /// Removes the metrics of `server`, which a reload took out of `upstream.servers`.
+    func forgetUpstreamServer(_ server: String) {
+        let labels = [server]
+        let counters = self.labelledCounters.withLockedValue { counters in
+            [Self.upstreamServerRequestsName, Self.upstreamServerFailuresName].compactMap {
+                counters.removeValue(forKey: LabelledCounterKey(name: $0.name, labels: labels))
+            }
+        }
+        let gauges = self.labelledGauges.withLockedValue { gauges in
+            [Self.upstreamServerUpName, Self.upstreamAddressesName].compactMap {
+                gauges.removeValue(forKey: LabelledCounterKey(name: $0.name, labels: labels))
+            }
+        }
+        for counter in counters { self.registry.unregisterCounter(counter) }
+        for gauge in gauges { self.registry.unregisterGauge(gauge) }
+    }
+
     private static var upstreamAddressesName: MetricNameDescriptor {
         MetricNameDescriptor(
             namespace: "sse_relay", metricName: "upstream_addresses", unitName: "",

@@ -1,36 +1,34 @@
+import Logging
 import NIOConcurrencyHelpers
 public import SSERelayCore
 
 extension ProxyServer {
     /// Applies what a reload can change to requests that start from now on: stream routes and
-    /// their options, limits, `log.headers` and `log.redactQueryParameters`, the upstream's response timeout, and the shutdown
-    /// grace period. Returns the changed keys that only a restart applies (listeners, the
-    /// upstream's address and pool, the admin token, the log format); those keep their
-    /// running values.
-    public func reconfigure(_ new: RelayConfiguration) -> [String] {
+    /// their options, limits, `log.headers` and `log.redactQueryParameters`, the whole
+    /// `upstream` section, and the shutdown grace period. Returns the changed keys that only a
+    /// restart applies (listeners, the admin listener and token, the log format); those keep
+    /// their running values.
+    ///
+    /// An upstream change other than `responseTimeoutSeconds` (read per request) replaces the
+    /// servers (``UpstreamPools/replaceServers(with:configuration:capacity:)``): new requests
+    /// and streams go to the new ones, with new pools; exchanges and streams in flight finish
+    /// where they are. Name resolution and health checks restart for the new servers, which
+    /// keep the addresses of running servers at the same host and port, and all start in the
+    /// rotation.
+    public func reconfigure(_ new: RelayConfiguration) async -> [String] {
         let running = self.configuration
         var needsRestart: [String] = []
         if new.listen != running.listen { needsRestart.append("listen") }
         if new.admin != running.admin { needsRestart.append("admin") }
-        if new.upstream.url != running.upstream.url { needsRestart.append("upstream.url") }
-        if new.upstream.maxConnections != running.upstream.maxConnections {
-            needsRestart.append("upstream.maxConnections")
-        }
-        if new.upstream.connectTimeoutSeconds != running.upstream.connectTimeoutSeconds {
-            needsRestart.append("upstream.connectTimeoutSeconds")
-        }
-        if new.upstream.resolveIntervalSeconds != running.upstream.resolveIntervalSeconds {
-            needsRestart.append("upstream.resolveIntervalSeconds")
-        }
-        if new.upstream.idleTimeoutSeconds != running.upstream.idleTimeoutSeconds {
-            needsRestart.append("upstream.idleTimeoutSeconds")
-        }
         if new.log.format != running.log.format { needsRestart.append("log.format") }
 
         var applied = running
         applied.streams = new.streams
         applied.limits = new.limits
-        applied.upstream.responseTimeoutSeconds = new.upstream.responseTimeoutSeconds
+        if Self.serversDiffer(new.upstream, running.upstream) {
+            await self.replaceUpstream(with: new.upstream, running: running.upstream)
+        }
+        applied.upstream = new.upstream
         applied.shutdownGraceSeconds = new.shutdownGraceSeconds
         applied.log.level = new.log.level
         applied.log.headers = new.log.headers
@@ -45,5 +43,40 @@ extension ProxyServer {
             ).clientConnections
         self.streams.apply(applied.limits)
         return needsRestart
+    }
+
+    /// Whether `new` differs from `running` in more than what each request reads afresh.
+    private static func serversDiffer(_ new: UpstreamConfiguration, _ running: UpstreamConfiguration) -> Bool {
+        var comparable = new
+        comparable.responseTimeoutSeconds = running.responseTimeoutSeconds
+        return comparable != running
+    }
+
+    /// Puts the servers of `upstream` in place of the running ones, with their own pools,
+    /// address refreshers and health checks.
+    private func replaceUpstream(with upstream: UpstreamConfiguration, running: UpstreamConfiguration) async {
+        let old = self.pools.servers
+        let servers = await UpstreamServer.makeAll(
+            for: upstream, reusing: old, resolve: Self.resolve, metrics: self.metrics, logger: self.logger)
+        let capacity = ConnectionCapacity(
+            descriptorLimit: self.capacity.descriptorLimit, maxConnections: self.configuration.limits.maxConnections,
+            upstreamMaxConnections: upstream.maxConnections)
+        self.pools.replaceServers(with: servers, configuration: upstream, capacity: capacity)
+        let upkeep = UpstreamUpkeep.start(
+            servers: servers, configuration: upstream, pools: self.pools, resolve: Self.resolve, group: self.group,
+            metrics: self.metrics, logger: self.logger)
+        self.upstreamUpkeep.withLockedValue { running in
+            running.cancel()
+            running = upkeep
+        }
+        let kept = Set(servers.map(\.name))
+        for server in old where !kept.contains(server.name) {
+            self.metrics.forgetUpstreamServer(server.name)
+        }
+        self.logger.notice(
+            "upstream servers replaced",
+            metadata: [
+                "before": .array(old.map { .string($0.name) }), "after": .array(servers.map { .string($0.name) }),
+            ])
     }
 }

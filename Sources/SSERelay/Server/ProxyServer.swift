@@ -29,10 +29,13 @@ public final class ProxyServer: Sendable {
     public var configuration: RelayConfiguration { self.settings.configuration }
 
     private let serverChannel: any Channel
-    private let pools: UpstreamPools
+    let pools: UpstreamPools
     /// Resolves the upstream servers' names again (and checks their health, when configured)
-    /// while the server runs; cancelled at shutdown.
-    private let upstreamUpkeep: Task<Void, Never>
+    /// while the server runs (``UpstreamUpkeep``); replaced by a reload that changes the
+    /// upstream, cancelled at shutdown.
+    let upstreamUpkeep: NIOLockedValueBox<Task<Void, Never>>
+    /// The event loops the server runs on, for the health checks of servers a reload brings.
+    let group: any EventLoopGroup
     let connections: ConnectionRegistry
     /// Every generation of every stream route.
     let streams: StreamRegistry
@@ -40,7 +43,7 @@ public final class ProxyServer: Sendable {
     /// The connection budgets derived at start; a reload re-derives the client limit from the
     /// same descriptor limit.
     public let capacity: ConnectionCapacity
-    private let logger: Logger
+    let logger: Logger
     private let draining = Atomic(false)
 
     private init(
@@ -48,13 +51,15 @@ public final class ProxyServer: Sendable {
         serverChannel: any Channel,
         pools: UpstreamPools,
         upstreamUpkeep: Task<Void, Never>,
+        group: any EventLoopGroup,
         connections: ConnectionRegistry,
         streams: StreamRegistry,
         settings: ProxySettingsStore,
         capacity: ConnectionCapacity,
         logger: Logger
     ) {
-        self.upstreamUpkeep = upstreamUpkeep
+        self.upstreamUpkeep = NIOLockedValueBox(upstreamUpkeep)
+        self.group = group
         self.capacity = capacity
         self.localAddress = localAddress
         self.serverChannel = serverChannel
@@ -86,9 +91,8 @@ public final class ProxyServer: Sendable {
         let capacity = ConnectionCapacity(
             descriptorLimit: DescriptorLimit.current()?.soft ?? 1024, configuration: configuration)
         Self.log(capacity, logger: logger)
-        let resolve: UpstreamAddressRefresher.Resolve = { try await SystemHostResolver().resolve(host: $0, port: $1) }
         let servers = await UpstreamServer.makeAll(
-            for: configuration.upstream, resolve: resolve, metrics: metrics, logger: logger)
+            for: configuration.upstream, resolve: Self.resolve, metrics: metrics, logger: logger)
         let pools = try await UpstreamPools.make(
             group: group, configuration: configuration.upstream, servers: servers, capacity: capacity,
             receiveBuffers: Self.receiveBuffers)
@@ -118,30 +122,14 @@ public final class ProxyServer: Sendable {
         guard let localAddress = channel.localAddress else {
             throw ChannelError.unknownLocalAddress
         }
-        let checkers =
-            (configuration.upstream.health.check.map { check in
-                servers.map { UpstreamHealthChecker(server: $0, check: check, group: group) }
-            }) ?? []
-        let refreshers = servers.map { server in
-            UpstreamAddressRefresher(
-                addresses: server.addresses, server: server.name,
-                interval: .seconds(configuration.upstream.resolveIntervalSeconds), resolve: resolve, metrics: metrics,
-                logger: logger, onChange: { pools.addressesChanged(of: server, to: $0) })
-        }
         return ProxyServer(
             localAddress: localAddress,
             serverChannel: channel,
             pools: pools,
-            upstreamUpkeep: Task {
-                await withDiscardingTaskGroup { tasks in
-                    for refresher in refreshers {
-                        tasks.addTask { await refresher.run() }
-                    }
-                    for checker in checkers {
-                        tasks.addTask { await checker.run() }
-                    }
-                }
-            },
+            upstreamUpkeep: UpstreamUpkeep.start(
+                servers: servers, configuration: configuration.upstream, pools: pools, resolve: Self.resolve,
+                group: group, metrics: metrics, logger: logger),
+            group: group,
             connections: connections,
             streams: registry,
             settings: settings,
@@ -174,6 +162,11 @@ public final class ProxyServer: Sendable {
                     "upstream.maxConnections": "\(capacity.pooledUpstreamConnections)",
                 ])
         }
+    }
+
+    /// How the upstream servers' host names are resolved: the system's resolver.
+    static let resolve: UpstreamAddressRefresher.Resolve = {
+        try await SystemHostResolver().resolve(host: $0, port: $1)
     }
 
     /// Connections (to clients and to the upstream) start reading into 512-byte buffers, not
@@ -238,7 +231,7 @@ public final class ProxyServer: Sendable {
             _ = await self.connections.waitUntilEmpty(timeout: .seconds(5), on: loop)
         }
         self.streams.cancelAll()
-        self.upstreamUpkeep.cancel()
+        self.upstreamUpkeep.withLockedValue { $0 }.cancel()
         await self.pools.shutdown()
     }
 }

@@ -196,15 +196,16 @@ final class UpstreamConnectionPool {
         }
     }
 
-    /// Closes the idle connections and fails the waiters; busy connections finish their exchange.
-    func shutdown() {
+    /// Closes the idle connections and fails the waiters with `reason`; busy connections
+    /// finish their exchange and are closed when released.
+    func shutdown(failingWaitersWith reason: UpstreamError = .shuttingDown) {
         self.isShutDown = true
         for connection in self.idle {
             connection.close()
         }
         while let waiter = self.waiters.popFirst() {
             waiter.timer?.cancel()
-            waiter.completion(.failure(.shuttingDown))
+            waiter.completion(.failure(reason))
         }
     }
 

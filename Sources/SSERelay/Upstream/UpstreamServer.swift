@@ -53,15 +53,23 @@ final class UpstreamServer: Sendable {
     }
 
     /// The servers of `configuration`, each with its name resolved once
-    /// (``UpstreamAddressRefresher/initialAddresses(for:resolve:metrics:logger:)``).
+    /// (``UpstreamAddressRefresher/initialAddresses(for:resolve:metrics:logger:)``), or with the
+    /// addresses of the server of `running` at the same host and port (a reload keeps what the
+    /// running servers know). Health starts afresh: a reload puts every server in the rotation.
     static func makeAll(
-        for configuration: UpstreamConfiguration, resolve: UpstreamAddressRefresher.Resolve, metrics: RelayMetrics,
-        logger: Logger
+        for configuration: UpstreamConfiguration, reusing running: [UpstreamServer] = [],
+        resolve: UpstreamAddressRefresher.Resolve, metrics: RelayMetrics, logger: Logger
     ) async -> [UpstreamServer] {
         var servers: [UpstreamServer] = []
         for (index, server) in configuration.servers.enumerated() {
-            let addresses = await UpstreamAddressRefresher.initialAddresses(
-                for: server.url, resolve: resolve, metrics: metrics, logger: logger)
+            let known = running.first { $0.configuration.url.address == server.url.address }?.addresses
+            let addresses: UpstreamAddresses
+            if let known {
+                addresses = known
+            } else {
+                addresses = await UpstreamAddressRefresher.initialAddresses(
+                    for: server.url, resolve: resolve, metrics: metrics, logger: logger)
+            }
             servers.append(
                 UpstreamServer(
                     index: index, configuration: server, addresses: addresses, health: configuration.health,

@@ -2,8 +2,10 @@
 /// pools (one per server): a conversation placed on any server draws from it, so a server that
 /// takes the streams of one that left is not capped at its own share.
 final class UpstreamStreamBudget {
-    /// ``ConnectionCapacity/streamUpstreamConnections`` shared among the loops.
-    let limit: Int
+    /// ``ConnectionCapacity/streamUpstreamConnections`` shared among the loops; a reload may
+    /// change it (the connections open beyond a lowered limit finish, and no new one opens
+    /// until the count is under it).
+    var limit: Int
     /// Open or connecting.
     private(set) var count = 0
 

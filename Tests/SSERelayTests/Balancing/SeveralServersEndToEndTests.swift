@@ -151,6 +151,53 @@ struct SeveralServersEndToEndTests {
         await relay.stop()
     }
 
+    private struct BackendStats: Decodable {
+        var requests: Int
+    }
+
+    /// The requests a backend has received (this one included).
+    private static func backendRequests(_ port: Int) async throws -> Int {
+        let response = try await fetch(try SocketAddress(ipAddress: "127.0.0.1", port: port), .GET, "/stats")
+        return try JSONDecoder().decode(BackendStats.self, from: Data(response.body.readableBytesView)).requests
+    }
+
+    @Test("a reload replaces the servers: new requests go to the new ones, a stream in flight finishes on the old one")
+    func reloadReplacesServers() async throws {
+        let (relay, backends) = try await Self.start { configuration in
+            configuration.upstream.servers = [configuration.upstream.servers[0]]
+        }
+        defer {
+            for backend in backends { backend.stop() }
+        }
+        let ports = backends.map(\.port)
+        let conversation = "reload-\(UUID().uuidString.prefix(8))"
+        let path = "/api/conversation/\(conversation)/stream?events=20&interval=20"
+        try await SSETestStream.open(relay.address, path) { stream in
+            let first = try await stream.nextEvent()
+            #expect(first?.data == "token 1 of \(conversation)")
+
+            var configuration = relay.server.configuration
+            configuration.upstream.servers = ports[1...].map {
+                UpstreamServerConfiguration(url: UpstreamURL(host: "127.0.0.1", port: $0))
+            }
+            #expect(await relay.server.reconfigure(configuration) == [], "every upstream key is reloadable")
+            #expect(relay.server.upstreamServers.map(\.name) == ports[1...].map { "http://127.0.0.1:\($0)" })
+
+            let before = try await Self.backendRequests(ports[0])
+            #expect(try await Self.hello(relay, times: 20) == Array(repeating: 200, count: 20))
+            #expect(try await Self.backendRequests(ports[0]) == before + 1, "only this /stats reached the old server")
+            let counts = try Self.requestCounts(relay, ports)
+            #expect(counts[0] == 0, "the removed server's metrics are gone")
+            #expect(counts[1] + counts[2] == 20 && counts[1] > 0 && counts[2] > 0, "\(counts)")
+
+            let rest = try await stream.readToEnd()
+            #expect(rest.compactMap(\.data).count == 19, "the stream on the removed server finished there")
+        }
+        let starts = try await Self.starts(ports, conversation)
+        #expect(starts == [1, 0, 0])
+        await relay.stop()
+    }
+
     /// The servers as `/streams` reports them.
     private static func reportedServers(_ relay: RelayUnderTest) throws -> [UpstreamServerReport] {
         StreamsReport(servers: relay.server.upstreamServers, generations: []).upstreamServers

@@ -45,7 +45,7 @@ struct UpstreamBalancerTests {
                 eventLoop: loop, server: upstreamServer, connector: connector, configuration: configuration,
                 limit: 100, streamBudget: budget)
         }
-        return UpstreamBalancer(pools: pools)
+        return UpstreamBalancer(pools: pools, streamBudget: budget)
     }
 
     /// Takes a pass-through connection from the pool the balancer chooses; returns its server.

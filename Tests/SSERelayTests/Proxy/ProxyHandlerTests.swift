@@ -74,7 +74,7 @@ struct ProxyHandlerTests {
                     eventLoop: loop, server: upstreamServer, connector: connector,
                     configuration: configuration.upstream, limit: 4, streamBudget: streamBudget)
             }
-            self.balancer = UpstreamBalancer(pools: pools)
+            self.balancer = UpstreamBalancer(pools: pools, streamBudget: streamBudget)
             let encoder = FramedResponseEncoder()
             let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
             let handler = ProxyHandler(
