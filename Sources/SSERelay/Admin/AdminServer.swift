@@ -28,7 +28,7 @@ public final class AdminServer: Sendable {
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> AdminServer {
         let token = configuration.token.map(BearerToken.init)
-        let probe = UpstreamProbe(upstream: proxy.upstream, servers: proxy.upstreamServers, group: group)
+        let probe = UpstreamProbe(proxy: proxy, group: group)
         // Descriptors held for when the proxy's clients have taken all the others, so that
         // `/healthz` and `/metrics` still answer then.
         let reserve = DescriptorReserve()

@@ -15,24 +15,19 @@ import SSERelayCore
 /// the relay is not ready, whatever a connect would say: requests still go to them, but a
 /// balancer in front should prefer another relay.
 struct UpstreamProbe: Sendable {
-    let servers: [UpstreamServer]
-    let timeoutSeconds: Double
+    /// The proxy whose servers are probed: read at every check, so a reload's are.
+    let proxy: ProxyServer
     let group: any EventLoopGroup
-
-    init(upstream: UpstreamConfiguration, servers: [UpstreamServer], group: any EventLoopGroup) {
-        self.servers = servers
-        self.timeoutSeconds = min(upstream.connectTimeoutSeconds, 2)
-        self.group = group
-    }
 
     /// `nil` when a server accepted a connection, otherwise why none did.
     func check() -> EventLoopFuture<String?> {
         let loop = self.group.next()
         let now = NIODeadline.now()
-        let candidates = self.servers.filter { $0.takesTraffic(at: now) }
+        let servers = self.proxy.upstreamServers
+        let candidates = servers.filter { $0.takesTraffic(at: now) }
         guard !candidates.isEmpty else {
             return loop.makeSucceededFuture(
-                "no upstream server is in the rotation: health took all \(self.servers.count) out")
+                "no upstream server is in the rotation: health took all \(servers.count) out")
         }
         return self.check(candidates[...], failures: [], on: loop)
     }
@@ -52,7 +47,7 @@ struct UpstreamProbe: Sendable {
 
     /// `nil` when `server` accepted a connection, otherwise why not.
     private func connect(to server: UpstreamServer) -> EventLoopFuture<UpstreamError?> {
-        let timeout = self.timeoutSeconds
+        let timeout = min(self.proxy.configuration.upstream.connectTimeoutSeconds, 2)
         let addresses = server.addresses
         guard let address = addresses.next() else {
             addresses.connectFailed()

@@ -12,8 +12,11 @@ extension ProxyHandler: UpstreamResponseReceiver {
     /// so the request goes to the next server that was not tried, whatever its method.
     func attachUpstream(to exchange: ProxyExchange) {
         exchange.attempts += 1
-        // The first call tries no server, and a retry is made only when one is left.
-        guard let pool = self.upstreams.poolForRequest(excluding: exchange.triedServers) else { return }
+        // The first call tried no server, and a retry is made only when one is left; the guard
+        // is for the impossible case, which must not leave the exchange hanging.
+        guard let pool = self.upstreams.poolForRequest(excluding: exchange.triedServers) else {
+            return self.exchange(exchange, failed: .noServerLeft)
+        }
         pool.acquire { result in
             switch result {
             case .success(let connection):

@@ -70,8 +70,11 @@ final class GenerationUpstream: UpstreamResponseReceiver {
 
     /// Takes a connection to the key's best server not tried yet and sends the request on it.
     private func connect() {
-        // The first call tried no server, and a retry is made only when one is left.
-        guard let pool = self.upstreams.poolForStream(placement: self.placement, excluding: self.tried) else { return }
+        // The first call tried no server, and a retry is made only when one is left; the guard
+        // is for the impossible case, which must not leave the generation waiting.
+        guard let pool = self.upstreams.poolForStream(placement: self.placement, excluding: self.tried) else {
+            return self.fail(.noServerLeft)
+        }
         self.generation.placed(on: pool.server.name)
         pool.acquireForStream { result in
             switch result {

@@ -24,8 +24,13 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     /// The decoder of the upstream's responses, told of every request head this connection
     /// sends (see ``UpstreamResponseDecoder``).
     private let responseDecoder: HTTPResponseDecoder
-    /// The pool to tell when the connection closes; `nil` once detached for a tunnel.
-    weak var pool: UpstreamConnectionPool?
+    /// The pool to tell when the connection closes; `nil` once detached for a tunnel, or closed.
+    ///
+    /// Strong, so a pool a reload retired lives until its last connection closes, and dropped
+    /// when the channel closes, which ends the cycle with the pool's idle list. Not `weak`: a
+    /// weak reference gives the pool a side table, and every retain of it (one per request)
+    /// would then take the runtime's slow path.
+    var pool: UpstreamConnectionPool?
     /// The server the connection goes to, while it belongs to a pool.
     var server: UpstreamServer? { self.pool?.server }
     /// Whether the pool opened this connection for one stream (``UpstreamConnectionPool/acquireForStream(_:)``):
@@ -187,6 +192,7 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         self.idleTimer?.invalidate()
         self.fail(self.closedError)
         self.pool?.connectionDidClose(self)
+        self.pool = nil
         context.fireChannelInactive()
     }
 

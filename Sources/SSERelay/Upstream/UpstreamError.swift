@@ -15,7 +15,7 @@ public struct UpstreamError: Error, Sendable, Hashable, CustomStringConvertible 
     /// The stable name of the failure: `connection_refused`, `connect_timeout`,
     /// `response_timeout`, `closed_before_response`, `closed_mid_response`,
     /// `invalid_response`, `connect_failed`, `unresolved`, `no_connection_available`,
-    /// `no_stream_connection_available`, `servers_replaced`, `shutting_down`.
+    /// `no_stream_connection_available`, `no_server_left`, `servers_replaced`, `shutting_down`.
     public let reason: String
     /// What a client is told: the failure in a few words, without the upstream's address, the
     /// pool's size or a configured limit, which are the operator's business.
@@ -92,6 +92,11 @@ public struct UpstreamError: Error, Sendable, Hashable, CustomStringConvertible 
             status: .serviceUnavailable
         )
     }
+
+    static let noServerLeft = Self(
+        reason: "no_server_left", publicDetail: "cannot connect to the upstream",
+        detail: "every upstream server was tried", status: .badGateway
+    )
 
     static let serversReplaced = Self(
         reason: "servers_replaced", publicDetail: "upstream busy, try again",

@@ -105,34 +105,28 @@ final class UpstreamServer: Sendable {
     func recordFailure(_ reason: String) {
         guard self.tracksHealth else { return }
         self.metrics.countFailure()
-        self.hasFailures.store(true, ordering: .relaxed)
         self.update(reason: reason) { $0.recordFailure(at: .now()) }
     }
 
     /// A request to the server succeeded.
     func recordSuccess() {
         guard self.tracksHealth, self.hasFailures.load(ordering: .relaxed) else { return }
-        self.update(reason: "a request succeeded") { health in
-            let transition = health.recordSuccess(at: .now())
-            if case .inRotation(failures: 0) = health.state {
-                self.hasFailures.store(false, ordering: .relaxed)
-            }
-            return transition
-        }
+        self.update(reason: "a request succeeded") { $0.recordSuccess(at: .now()) }
     }
 
-    /// An active check passed or failed (`reason` says how).
+    /// An active check passed or failed (`reason` says how). With a single server too: see
+    /// ``UpstreamHealthChecker``.
     func recordCheck(passed: Bool, reason: String) {
-        if !passed {
-            self.hasFailures.store(true, ordering: .relaxed)
-        }
         self.update(reason: reason) { $0.recordCheck(passed: passed) }
     }
 
     private func update(reason: String, _ change: (inout ServerHealth) -> ServerHealth.Transition?) {
         let (transition, state) = self.health.withLockedValue { health in
             let transition = change(&health)
+            // Both written under the lock, so they always agree with the state once it is
+            // released; readers outside it see one or the other change a moment late.
             self.takesTrafficFrom.store(health.takesTrafficFrom.uptimeNanoseconds, ordering: .relaxed)
+            self.hasFailures.store(health.state != .inRotation(failures: 0), ordering: .relaxed)
             return (transition, health.state)
         }
         switch transition {

@@ -4,8 +4,9 @@
 /// Passive health is always on: failures of real traffic (a connect that fails, a connection
 /// reset or closed before the response, a response timeout, a `5xx` answer to an idempotent
 /// request) count against a server, and ``maxFails`` of them in a row take it out for
-/// ``failTimeoutSeconds``. Then one request is let through as a trial: a success puts the server
-/// back, a failure takes it out again. The active ``check`` is optional.
+/// ``failTimeoutSeconds``. Then the server is on trial: it takes traffic again, and the first
+/// outcome decides: a success puts it back in, a failure takes it out again at once. The
+/// active ``check`` is optional.
 ///
 /// With a single server none of this applies: there is nowhere else to send a request.
 public struct UpstreamHealthConfiguration: Sendable, Hashable {
