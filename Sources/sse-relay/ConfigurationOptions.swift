@@ -1,4 +1,5 @@
 import ArgumentParser
+import SSERelay
 import SSERelayCore
 
 #if canImport(Glibc)
@@ -49,12 +50,27 @@ struct ConfigurationOptions: ParsableArguments {
     /// The file at `path` (or the embedded defaults) with `overrides` applied, or exit status
     /// 78 (EX_CONFIG) after printing every problem to stderr.
     static func loadOrExit(path: String?, overrides: ConfigurationOverrides = .init()) throws -> RelayConfiguration {
+        let configuration: RelayConfiguration
         do {
-            return try Self.load(path: path, overrides: overrides)
+            configuration = try Self.load(path: path, overrides: overrides)
         } catch {
-            var message = "sse-relay: invalid configuration\n\(error)\n"
-            message.withUTF8 { bytes in _ = write(2, bytes.baseAddress, bytes.count) }
+            Self.printProblems("\(error)")
             throw ExitCode(78)
         }
+        // What the file names must also be readable: a CA file is read now, not at the first
+        // request.
+        do {
+            try ProxyServer.checkUpstreamTLS(configuration.upstream)
+        } catch {
+            Self.printProblems("\(path ?? "(embedded defaults)"): \(error)")
+            throw ExitCode(78)
+        }
+        return configuration
+    }
+
+    /// Prints a configuration's problems to stderr.
+    private static func printProblems(_ problems: String) {
+        var message = "sse-relay: invalid configuration\n\(problems)\n"
+        message.withUTF8 { bytes in _ = write(2, bytes.baseAddress, bytes.count) }
     }
 }

@@ -54,8 +54,11 @@ struct UpstreamHealthChecker: Sendable {
             ])
         let connecting = ClientBootstrap(group: loop)
             .connectTimeout(timeout)
-            .channelInitializer { channel in
+            .channelInitializer { [tls = self.server.tls] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // A failed handshake fails the check through the response handler's
+                    // errorCaught, and the deadline bounds a stalled one.
+                    _ = try tls?.secure(channel, timeout: timeout)
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     try channel.pipeline.syncOperations.addHandler(HealthCheckResponseHandler(answer: answer))
                 }
@@ -82,7 +85,9 @@ struct UpstreamHealthChecker: Sendable {
         } catch let error as HealthCheckTimeout {
             return error.description
         } catch {
-            return "invalid answer: \(error)"
+            let failure = UpstreamError.connectFailure(
+                error, upstream: self.server.name, connectTimeoutSeconds: self.check.timeoutSeconds)
+            return failure.reason == "connect_failed" ? "invalid answer: \(error)" : failure.detail
         }
     }
 }

@@ -60,7 +60,8 @@ final class UpstreamPools: Sendable {
             UpstreamConnectionPool(
                 eventLoop: loop, server: server,
                 connector: .tcp(
-                    to: server.addresses, connectTimeout: .fractionalSeconds(configuration.connectTimeoutSeconds),
+                    to: server.addresses, tls: server.tls,
+                    connectTimeout: .fractionalSeconds(configuration.connectTimeoutSeconds),
                     receiveBuffers: receiveBuffers),
                 configuration: configuration, limit: max(1, limit * server.weight / totalWeight),
                 streamBudget: streamBudget)

@@ -113,7 +113,7 @@ public struct RelayService: Service, CustomStringConvertible {
         self.notifier.notifyReloading()
         do {
             let new = try load()
-            let needsRestart = await proxy.reconfigure(new)
+            let needsRestart = try await proxy.reconfigure(new)
             RelayLogging.level.level = Logger.Level(new.log.level)
             self.logger.notice(
                 "configuration reloaded",

@@ -14,20 +14,21 @@ extension ProxyServer {
     /// and streams go to the new ones, with new pools; exchanges and streams in flight finish
     /// where they are. Name resolution and health checks restart for the new servers, which
     /// keep the addresses of running servers at the same host and port, and all start in the
-    /// rotation.
-    public func reconfigure(_ new: RelayConfiguration) async -> [String] {
+    /// rotation. When the new servers cannot be set up (an `upstream.tls.caFile` that does not
+    /// read), this throws before anything changed: the running configuration stays whole.
+    public func reconfigure(_ new: RelayConfiguration) async throws -> [String] {
         let running = self.configuration
         var needsRestart: [String] = []
         if new.listen != running.listen { needsRestart.append("listen") }
         if new.admin != running.admin { needsRestart.append("admin") }
         if new.log.format != running.log.format { needsRestart.append("log.format") }
 
+        if Self.serversDiffer(new.upstream, running.upstream) {
+            try await self.replaceUpstream(with: new.upstream)
+        }
         var applied = running
         applied.streams = new.streams
         applied.limits = new.limits
-        if Self.serversDiffer(new.upstream, running.upstream) {
-            await self.replaceUpstream(with: new.upstream, running: running.upstream)
-        }
         applied.upstream = new.upstream
         applied.shutdownGraceSeconds = new.shutdownGraceSeconds
         applied.log.level = new.log.level
@@ -45,6 +46,14 @@ extension ProxyServer {
         return needsRestart
     }
 
+    /// Checks that TLS can be set up for every `https://` server of `upstream` (its
+    /// `upstream.tls.caFile` reads), as the start would; throws what the start would throw.
+    public static func checkUpstreamTLS(_ upstream: UpstreamConfiguration) throws {
+        for server in upstream.servers {
+            _ = try UpstreamTLS(for: server.url, configuration: upstream.tls)
+        }
+    }
+
     /// Whether `new` differs from `running` in more than what each request reads afresh.
     private static func serversDiffer(_ new: UpstreamConfiguration, _ running: UpstreamConfiguration) -> Bool {
         var comparable = new
@@ -54,9 +63,9 @@ extension ProxyServer {
 
     /// Puts the servers of `upstream` in place of the running ones, with their own pools,
     /// address refreshers and health checks.
-    private func replaceUpstream(with upstream: UpstreamConfiguration, running: UpstreamConfiguration) async {
+    private func replaceUpstream(with upstream: UpstreamConfiguration) async throws {
         let old = self.pools.servers
-        let servers = await UpstreamServer.makeAll(
+        let servers = try await UpstreamServer.makeAll(
             for: upstream, reusing: old, resolve: Self.resolve, metrics: self.metrics, logger: self.logger)
         let capacity = ConnectionCapacity(
             descriptorLimit: self.capacity.descriptorLimit, maxConnections: self.configuration.limits.maxConnections,

@@ -91,7 +91,7 @@ public final class ProxyServer: Sendable {
         let capacity = ConnectionCapacity(
             descriptorLimit: DescriptorLimit.current()?.soft ?? 1024, configuration: configuration)
         Self.log(capacity, logger: logger)
-        let servers = await UpstreamServer.makeAll(
+        let servers = try await UpstreamServer.makeAll(
             for: configuration.upstream, resolve: Self.resolve, metrics: metrics, logger: logger)
         let pools = try await UpstreamPools.make(
             group: group, configuration: configuration.upstream, servers: servers, capacity: capacity,

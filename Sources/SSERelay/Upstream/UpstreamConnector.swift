@@ -14,10 +14,12 @@ struct UpstreamConnector {
     let open: (_ eventLoop: any EventLoop) -> EventLoopFuture<any Channel>
 
     /// TCP connections to `addresses`, each to the next address in turn, with keep-alive
-    /// probes, reading into `receiveBuffers`. A connect that fails asks `addresses` to resolve
-    /// the name again early.
+    /// probes, reading into `receiveBuffers`, and with `tls` when given (a connection is handed
+    /// out once its handshake completed, both within `connectTimeout`). A connect that fails
+    /// asks `addresses` to resolve the name again early.
     static func tcp(
-        to addresses: UpstreamAddresses, connectTimeout: TimeAmount, receiveBuffers: AdaptiveRecvByteBufferAllocator
+        to addresses: UpstreamAddresses, tls: UpstreamTLS? = nil, connectTimeout: TimeAmount,
+        receiveBuffers: AdaptiveRecvByteBufferAllocator
     ) -> UpstreamConnector {
         UpstreamConnector { eventLoop in
             guard let address = addresses.next() else {
@@ -33,7 +35,16 @@ struct UpstreamConnector {
                 }
                 .connect(to: address)
             connecting.whenFailure { _ in addresses.connectFailed() }
-            return connecting
+            guard let tls else { return connecting }
+            return connecting.flatMap { channel in
+                channel.eventLoop.makeCompletedFuture { try tls.secure(channel, timeout: connectTimeout) }
+                    .flatMap { $0 }
+                    .map { channel }
+                    .flatMapErrorThrowing { error in
+                        channel.close(promise: nil)
+                        throw error
+                    }
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 import NIOCore
 public import NIOHTTP1
+import NIOSSL
 
 #if canImport(Glibc)
     import Glibc
@@ -14,7 +15,7 @@ public import NIOHTTP1
 public struct UpstreamError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The stable name of the failure: `connection_refused`, `connect_timeout`,
     /// `response_timeout`, `closed_before_response`, `closed_mid_response`,
-    /// `invalid_response`, `connect_failed`, `unresolved`, `no_connection_available`,
+    /// `invalid_response`, `connect_failed`, `tls_failed`, `unresolved`, `no_connection_available`,
     /// `no_stream_connection_available`, `no_server_left`, `servers_replaced`, `shutting_down`.
     public let reason: String
     /// What a client is told: the failure in a few words, without the upstream's address, the
@@ -41,6 +42,12 @@ public struct UpstreamError: Error, Sendable, Hashable, CustomStringConvertible 
         .init(
             reason: "unresolved", publicDetail: "cannot connect to the upstream",
             detail: "upstream \(upstream): \(error ?? "its name resolves to no address")", status: .badGateway)
+    }
+
+    static func tlsFailed(_ upstream: String, _ error: any Error) -> Self {
+        .init(
+            reason: "tls_failed", publicDetail: "cannot connect to the upstream securely",
+            detail: "TLS with upstream \(upstream) failed: \(error)", status: .badGateway)
     }
 
     static func connectTimeout(_ upstream: String, seconds: Double) -> Self {
@@ -116,7 +123,7 @@ public struct UpstreamError: Error, Sendable, Hashable, CustomStringConvertible 
     /// relay and may go to another server whatever its method.
     var isBeforeSending: Bool {
         switch self.reason {
-        case "connection_refused", "connect_failed", "unresolved", "connect_timeout": return true
+        case "connection_refused", "connect_failed", "unresolved", "connect_timeout", "tls_failed": return true
         default: return false
         }
     }
@@ -143,6 +150,10 @@ extension UpstreamError {
     static func connectFailure(_ error: any Error, upstream: String, connectTimeoutSeconds: Double) -> Self {
         if let error = error as? UpstreamError {
             return error
+        }
+        if error is NIOSSLError || error is NIOSSLExtraError || error is BoringSSLError || error is TLSHandshakeTimeout
+        {
+            return .tlsFailed(upstream, error)
         }
         if case ChannelError.connectTimeout = error {
             return .connectTimeout(upstream, seconds: connectTimeoutSeconds)

@@ -24,6 +24,8 @@ final class UpstreamServer: Sendable {
     /// The `Host` sent to this server for a request that came without one, made once rather
     /// than for every request.
     let hostHeader: String
+    /// TLS to the server, for an `https://` URL.
+    let tls: UpstreamTLS?
     /// Whether there are other servers, and so whether health is tracked.
     let tracksHealth: Bool
     let metrics: UpstreamServerMetrics
@@ -37,8 +39,10 @@ final class UpstreamServer: Sendable {
 
     init(
         index: Int, configuration: UpstreamServerConfiguration, addresses: UpstreamAddresses,
-        health: UpstreamHealthConfiguration, tracksHealth: Bool, metrics: UpstreamServerMetrics, logger: Logger
+        health: UpstreamHealthConfiguration, tls: UpstreamTLS? = nil, tracksHealth: Bool,
+        metrics: UpstreamServerMetrics, logger: Logger
     ) {
+        self.tls = tls
         self.index = index
         self.configuration = configuration
         self.addresses = addresses
@@ -56,12 +60,20 @@ final class UpstreamServer: Sendable {
     /// (``UpstreamAddressRefresher/initialAddresses(for:resolve:metrics:logger:)``), or with the
     /// addresses of the server of `running` at the same host and port (a reload keeps what the
     /// running servers know). Health starts afresh: a reload puts every server in the rotation.
+    /// Throws when `upstream.tls` cannot be set up for an `https://` server (a CA file that
+    /// does not read).
     static func makeAll(
         for configuration: UpstreamConfiguration, reusing running: [UpstreamServer] = [],
         resolve: UpstreamAddressRefresher.Resolve, metrics: RelayMetrics, logger: Logger
-    ) async -> [UpstreamServer] {
+    ) async throws -> [UpstreamServer] {
+        if configuration.tls.insecureSkipVerify, configuration.servers.contains(where: { $0.url.scheme == .https }) {
+            logger.warning(
+                "upstream.tls.insecureSkipVerify is on: the certificates of https upstream servers are not verified, so anyone on the path can read and change the traffic; for tests only"
+            )
+        }
         var servers: [UpstreamServer] = []
         for (index, server) in configuration.servers.enumerated() {
+            let tls = try UpstreamTLS(for: server.url, configuration: configuration.tls)
             let known = running.first { $0.configuration.url.address == server.url.address }?.addresses
             let addresses: UpstreamAddresses
             if let known {
@@ -72,7 +84,7 @@ final class UpstreamServer: Sendable {
             }
             servers.append(
                 UpstreamServer(
-                    index: index, configuration: server, addresses: addresses, health: configuration.health,
+                    index: index, configuration: server, addresses: addresses, health: configuration.health, tls: tls,
                     tracksHealth: configuration.servers.count > 1,
                     metrics: metrics.upstreamServer(server.url.description), logger: logger))
         }

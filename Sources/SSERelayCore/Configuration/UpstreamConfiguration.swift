@@ -18,6 +18,8 @@ public struct UpstreamConfiguration: Sendable, Hashable {
 
     /// `upstream.health`: when a server of several is taken out and put back.
     public var health = UpstreamHealthConfiguration()
+    /// `upstream.tls`: how `https://` servers are verified.
+    public var tls = UpstreamTLSConfiguration()
     /// `upstream.connectTimeoutSeconds` (number, default 2): how long a TCP connect may take.
     public var connectTimeoutSeconds: Double = 2
     /// `upstream.responseTimeoutSeconds` (number, default 30): how long the backend may take to
@@ -65,6 +67,7 @@ extension UpstreamConfiguration {
         self.idleTimeoutSeconds = reader.seconds("idleTimeoutSeconds", default: 4, in: 0.001...86400)
         self.resolveIntervalSeconds = reader.seconds("resolveIntervalSeconds", default: 30, in: 1...86400)
         self.health = reader.object("health", default: self.health) { UpstreamHealthConfiguration(reading: &$0) }
+        self.tls = reader.object("tls", default: self.tls) { UpstreamTLSConfiguration(reading: &$0) }
         reader.finish()
     }
 

@@ -34,7 +34,7 @@ extension ConfigurationLoaderTests {
             (#"{"x": 1}"#, "admin, limits, listen, log, shutdownGraceSeconds, streams, upstream"),
             (
                 #"{"upstream": {"x": 1}}"#,
-                "connectTimeoutSeconds, health, idleTimeoutSeconds, maxConnections, resolveIntervalSeconds, responseTimeoutSeconds, servers, url"
+                "connectTimeoutSeconds, health, idleTimeoutSeconds, maxConnections, resolveIntervalSeconds, responseTimeoutSeconds, servers, tls, url"
             ),
             (#"{"admin": {"x": 1}}"#, "listen, token"),
             (
@@ -66,7 +66,7 @@ extension ConfigurationLoaderTests {
             {
               "listn": 1,
               "listen": "x",
-              "upstream": { "url": "https://a", "extra": 1 },
+              "upstream": { "url": "ftp://a", "extra": 1 },
               "admin": { "token": "" },
               "streams": [
                 { "retryMs": "2s", "ids": "y", "bogus": 1, "varyHeaders": ["ok", 1] },

@@ -101,8 +101,8 @@ struct ConfigurationOverridesTests {
                 ConfigurationOverrides(listen: "localhost:70000"), "--listen",
                 "(port 0 to 65535), got \"localhost:70000\""
             ),
-            (ConfigurationOverrides(upstream: "https://backend"), "--upstream", "TLS to the upstream is not supported"),
-            (ConfigurationOverrides(upstream: "backend:3000"), "--upstream", "expected an http:// URL"),
+            (ConfigurationOverrides(upstream: "ws://backend"), "--upstream", "expected an http:// or https:// URL"),
+            (ConfigurationOverrides(upstream: "backend:3000"), "--upstream", "expected an http:// or https:// URL"),
             (ConfigurationOverrides(upstream: "http://backend/api"), "--upstream", "no path"),
             (ConfigurationOverrides(admin: "nowhere"), "--admin", "expected HOST:PORT"),
             (ConfigurationOverrides(admin: "[::1]"), "--admin", "got \"[::1]\""),
@@ -125,7 +125,7 @@ struct ConfigurationOverridesTests {
 
     @Test("Every bad flag is reported, in flag order")
     func everyBadFlag() throws {
-        let overrides = ConfigurationOverrides(listen: "x", upstream: "https://y", admin: "z", logLevel: "w")
+        let overrides = ConfigurationOverrides(listen: "x", upstream: "ftp://y", admin: "z", logLevel: "w")
         let error = try #require(Self.failure(overrides))
         #expect(error.problems.map(\.location) == ["--listen", "--upstream", "--admin", "--log-level"])
         #expect(error.description.split(separator: "\n").count == 4)

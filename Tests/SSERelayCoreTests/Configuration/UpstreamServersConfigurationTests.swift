@@ -97,8 +97,8 @@ struct UpstreamServersConfigurationTests {
                 "http://backend:3000 is listed twice (at [1]): host names are case-insensitive"
             ),
             (
-                #"{"upstream": {"servers": ["http://a:1", "https://b:2"]}}"#, "upstream.servers[1]",
-                #"TLS to the upstream is not supported, use an http:// URL, got the string "https://b:2""#
+                #"{"upstream": {"servers": ["http://a:1", "ftp://b:2"]}}"#, "upstream.servers[1]",
+                #"expected an http:// or https:// URL such as http://127.0.0.1:3000, got the string "ftp://b:2""#
             ),
             (
                 #"{"upstream": {"servers": ["http://a:1", {"url": "http://b/api"}]}}"#, "upstream.servers[1].url",

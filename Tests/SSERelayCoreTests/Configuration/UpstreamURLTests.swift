@@ -29,12 +29,20 @@ struct UpstreamURLTests {
     }
 
     @Test(
-        "Rejects https with a message about TLS",
-        arguments: ["https://127.0.0.1:3000", "HTTPS://backend", "https://[::1]:443/"])
-    func rejectsHTTPS(text: String) {
-        let error = #expect(throws: ConfigurationValueError.self) { try UpstreamURL(parsing: text) }
-        #expect(error?.message.contains("TLS") == true)
-        #expect(error?.message.contains("http://") == true)
+        "Parses https:// origins, port 443 by default, left out of Host and the description",
+        arguments: [
+            ("https://127.0.0.1:3000", "127.0.0.1", 3000, "https://127.0.0.1:3000"),
+            ("HTTPS://backend", "backend", 443, "https://backend"),
+            ("https://[::1]:443/", "::1", 443, "https://[::1]"),
+            ("https://backend:80", "backend", 80, "https://backend:80"),
+        ])
+    func parsesHTTPS(text: String, host: String, port: Int, description: String) throws {
+        let url = try UpstreamURL(parsing: text)
+        #expect(url.scheme == .https)
+        #expect(url.host == host)
+        #expect(url.port == port)
+        #expect(url.description == description)
+        #expect(url.hostHeader == String(description.dropFirst("https://".count)))
     }
 
     @Test(
@@ -46,7 +54,7 @@ struct UpstreamURLTests {
     )
     func rejectsNonHTTP(text: String) {
         let error = #expect(throws: ConfigurationValueError.self) { try UpstreamURL(parsing: text) }
-        #expect(error?.message == "expected an http:// URL such as http://127.0.0.1:3000")
+        #expect(error?.message == "expected an http:// or https:// URL such as http://127.0.0.1:3000")
     }
 
     @Test(

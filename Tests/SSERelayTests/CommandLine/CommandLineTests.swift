@@ -70,6 +70,18 @@ struct CommandLineTests {
         #expect(!(try await self.run(["check-config", resolvable]).output.contains("warning")))
     }
 
+    @Test("check-config rejects an upstream.tls.caFile that does not read, with exit 78 and the key path")
+    func checkRejectsUnreadableCAFile() async throws {
+        let path = try self.writeTemporary(
+            #"{"upstream": {"url": "https://backend.test", "tls": {"caFile": "/nonexistent/ca.pem"}}}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let outcome = try await self.run(["check-config", path])
+        #expect(outcome.status == 78)
+        #expect(
+            outcome.errors.contains("\(path): upstream.tls.caFile: cannot read certificates from /nonexistent/ca.pem"),
+            "\(outcome.errors)")
+    }
+
     @Test("check-config prints each route's key rule, its private response headers and the redacted query parameters")
     func checkPrintsIdentityRules() async throws {
         let path = try self.writeTemporary(

@@ -2,6 +2,7 @@
 //
 // Prints {"port": N} on stdout once listening on 127.0.0.1 (port from argv[2], default 0; the
 // address from argv[3], such as 127.0.0.2, for a backend that moves to another address).
+// With FIXTURE_TLS_KEY and FIXTURE_TLS_CERT (PEM file paths) it serves HTTPS instead.
 // Routes:
 //   GET  /hello                 200 text/plain "hello world" with Content-Length
 //   ANY  /echo                  200 JSON {method, url, httpVersion, headers, bodyBytes, bodySha256}
@@ -211,7 +212,7 @@ function streamCompletion(req, res, id, url) {
   });
 }
 
-const server = http.createServer((req, res) => {
+const handler = (req, res) => {
   requests++;
   const url = new URL(req.url, 'http://backend');
   const parts = url.pathname.split('/').filter(Boolean);
@@ -287,7 +288,14 @@ const server = http.createServer((req, res) => {
     res.writeHead(404, { 'Content-Type': 'text/plain' });
     res.end('not found');
   }
-});
+};
+
+const server = process.env.FIXTURE_TLS_KEY
+  ? require('https').createServer({
+    key: require('fs').readFileSync(process.env.FIXTURE_TLS_KEY),
+    cert: require('fs').readFileSync(process.env.FIXTURE_TLS_CERT),
+  }, handler)
+  : http.createServer(handler);
 
 server.on('connection', () => { connections++; });
 server.on('upgrade', (req, socket, head) => {

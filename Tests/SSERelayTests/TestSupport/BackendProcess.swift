@@ -24,11 +24,15 @@ final class BackendProcess: Sendable {
     /// - Parameters:
     ///   - port: A fixed port (to bring a stopped backend back where it was), or 0.
     ///   - host: The loopback address it listens on (127.0.0.2 for a backend that moved).
-    static func start(port: Int = 0, host: String = "127.0.0.1") async throws -> BackendProcess {
+    ///   - tls: The key and certificate (PEM file paths) of an HTTPS backend.
+    static func start(
+        port: Int = 0, host: String = "127.0.0.1", tls: (key: String, certificate: String)? = nil
+    ) async throws -> BackendProcess {
         let script = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Fixtures/backend.js")
-        let fixture = try await NodeFixture.launch(script, arguments: [String(port), host])
+        let environment = tls.map { ["FIXTURE_TLS_KEY": $0.key, "FIXTURE_TLS_CERT": $0.certificate] } ?? [:]
+        let fixture = try await NodeFixture.launch(script, arguments: [String(port), host], environment: environment)
         return BackendProcess(port: fixture.port, process: fixture.process, exit: fixture.exit)
     }
 

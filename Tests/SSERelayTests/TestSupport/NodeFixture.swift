@@ -7,22 +7,31 @@ struct NodeFixture {
     let exit: ProcessExit
     let port: Int
 
-    /// Starts `script` with `arguments` and waits for its port.
+    /// Starts `script` with `arguments` and, added to this process's, `environment`, and waits
+    /// for its port.
     ///
     /// The wait blocks a thread, so it runs on a Dispatch queue rather than on the test's
     /// cooperative pool, which parallel tests would otherwise starve.
-    static func launch(_ script: URL, arguments: [String]) async throws -> NodeFixture {
+    static func launch(
+        _ script: URL, arguments: [String], environment: [String: String] = [:]
+    ) async throws -> NodeFixture {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
-                continuation.resume(with: Result { try Self.launchBlocking(script, arguments: arguments) })
+                continuation.resume(
+                    with: Result { try Self.launchBlocking(script, arguments: arguments, environment: environment) })
             }
         }
     }
 
-    private static func launchBlocking(_ script: URL, arguments: [String]) throws -> NodeFixture {
+    private static func launchBlocking(
+        _ script: URL, arguments: [String], environment: [String: String]
+    ) throws -> NodeFixture {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["node", script.path] + arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         let output = Pipe()
         process.standardOutput = output
         // The script exits when this pipe closes, which happens when the test process ends.
