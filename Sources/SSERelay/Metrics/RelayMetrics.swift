@@ -434,26 +434,30 @@ public final class RelayMetrics: Sendable {
     }
 
     private func labelledGauge(_ descriptor: MetricNameDescriptor, labels: [(String, String)]) -> Gauge {
-        let key = LabelledCounterKey(name: descriptor.name, labels: labels.map { $0.1 })
-        return self.labelledGauges.withLockedValue { gauges in
-            if let gauge = gauges[key] {
-                return gauge
-            }
-            let gauge = self.registry.makeGauge(descriptor: descriptor, labels: labels)
-            gauges[key] = gauge
-            return gauge
+        Self.labelled(descriptor, labels, in: self.labelledGauges) {
+            self.registry.makeGauge(descriptor: descriptor, labels: labels)
         }
     }
 
     private func labelledCounter(_ descriptor: MetricNameDescriptor, labels: [(String, String)]) -> Counter {
+        Self.labelled(descriptor, labels, in: self.labelledCounters) {
+            self.registry.makeCounter(descriptor: descriptor, labels: labels)
+        }
+    }
+
+    /// The instrument of `descriptor` with `labels` from `cache`, made by `make` on first use.
+    private static func labelled<Instrument>(
+        _ descriptor: MetricNameDescriptor, _ labels: [(String, String)],
+        in cache: NIOLockedValueBox<[LabelledCounterKey: Instrument]>, make: () -> Instrument
+    ) -> Instrument {
         let key = LabelledCounterKey(name: descriptor.name, labels: labels.map { $0.1 })
-        return self.labelledCounters.withLockedValue { counters in
-            if let counter = counters[key] {
-                return counter
+        return cache.withLockedValue { instruments in
+            if let instrument = instruments[key] {
+                return instrument
             }
-            let counter = self.registry.makeCounter(descriptor: descriptor, labels: labels)
-            counters[key] = counter
-            return counter
+            let instrument = make()
+            instruments[key] = instrument
+            return instrument
         }
     }
 }
