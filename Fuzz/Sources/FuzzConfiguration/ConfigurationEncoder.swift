@@ -8,9 +8,11 @@ import SSERelayCore
 /// target; it follows README's configuration table key by key.
 ///
 /// Where one configuration has several spellings (one server as `upstream.url` or as
-/// `upstream.servers`, a server of weight 1 as a string or an object, no health check as `null`
-/// or as no key), `choices` picks one, so that every spelling is read back in turn: the same
-/// input always picks the same, and a mutated input may pick another.
+/// `upstream.servers`, a server of weight 1 as a string or an object, a URL on its scheme's
+/// default port with or without `:80`/`:443`, no health check as `null` or as no key, the default
+/// `upstream.tls` as no key or as an object with or without each default), `choices` picks one, so
+/// that every spelling is read back in turn: the same input always picks the same, and a mutated
+/// input may pick another.
 enum ConfigurationEncoder {
     static func encode(_ configuration: RelayConfiguration, choosing choices: inout SplitMix64) throws -> Data {
         let encoder = JSONEncoder()
@@ -67,9 +69,12 @@ enum ConfigurationEncoder {
             "resolveIntervalSeconds": .number(upstream.resolveIntervalSeconds),
             "health": self.health(upstream.health, choosing: &choices),
         ]
+        if let tls = self.tls(upstream.tls, choosing: &choices) {
+            fields["tls"] = tls
+        }
         // `url` can say only one server of weight 1; `servers` can say anything.
         if upstream.servers.count == 1, upstream.servers.first?.weight == 1, Bool.random(using: &choices) {
-            fields["url"] = .string(upstream.url.description)
+            fields["url"] = self.url(upstream.url, choosing: &choices)
         } else {
             fields["servers"] = .array(upstream.servers.map { self.server($0, choosing: &choices) })
         }
@@ -77,12 +82,38 @@ enum ConfigurationEncoder {
     }
 
     private static func server(_ server: UpstreamServerConfiguration, choosing choices: inout SplitMix64) -> JSONText {
-        let url = JSONText.string(server.url.description)
+        let url = self.url(server.url, choosing: &choices)
         switch (server.weight, Int.random(in: 0..<3, using: &choices)) {
         case (1, 0): return url
         case (1, 1): return .object(["url": url])
         default: return .object(["url": url, "weight": .integer(server.weight)])
         }
+    }
+
+    /// `http://HOST[:PORT]` or `https://HOST[:PORT]`: the port is left out when it is not the
+    /// scheme's default (80 for `http`, 443 for `https`, as `description` writes it), or written
+    /// out although it is.
+    private static func url(_ url: UpstreamURL, choosing choices: inout SplitMix64) -> JSONText {
+        let defaultPort = url.scheme == .https ? 443 : 80
+        guard url.port == defaultPort, Bool.random(using: &choices) else { return .string(url.description) }
+        return .string("\(url.scheme.rawValue)://\(url.address.description)")
+    }
+
+    /// `upstream.tls`, or `nil` for no key (only when it holds the defaults): `caFile` as a
+    /// string, `null` or no key when there is none, `insecureSkipVerify` as `false` or no key
+    /// when it is off.
+    private static func tls(_ tls: UpstreamTLSConfiguration, choosing choices: inout SplitMix64) -> JSONText? {
+        if tls == UpstreamTLSConfiguration(), Bool.random(using: &choices) { return nil }
+        var fields: [String: JSONText] = [:]
+        if let caFile = tls.caFile {
+            fields["caFile"] = .string(caFile)
+        } else if Bool.random(using: &choices) {
+            fields["caFile"] = .null
+        }
+        if tls.insecureSkipVerify || Bool.random(using: &choices) {
+            fields["insecureSkipVerify"] = .bool(tls.insecureSkipVerify)
+        }
+        return .object(fields)
     }
 
     private static func health(_ health: UpstreamHealthConfiguration, choosing choices: inout SplitMix64) -> JSONText {

@@ -9,7 +9,9 @@ import SSERelayCore
 /// - `error-location`, `error-message`: every problem has a non-empty location (key path,
 ///   `(top level)` or `(file)`) and a non-empty message.
 /// - `valid`: an accepted configuration is within every documented bound (ports, ranges, header
-///   names, unique stream paths, distinct upstream servers, `admin.listen` apart from `listen`).
+///   names, unique stream paths, distinct upstream servers, each server's `Host` naming the port
+///   unless it is its scheme's default, no empty `upstream.tls.caFile`, `admin.listen` apart from
+///   `listen`).
 /// - `reload`: an accepted configuration, written out again as JSON by
 ///   ``ConfigurationEncoder`` (in one of its spellings, picked from the input's hash), loads to
 ///   an equal configuration.

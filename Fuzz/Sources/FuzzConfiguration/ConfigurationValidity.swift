@@ -20,9 +20,12 @@ enum ConfigurationValidity {
         Oracle.check(
             upstream.servers.first?.url == upstream.url, "valid",
             "upstream.url \(upstream.url) is not the first of upstream.servers")
+        // One address is one server whatever the scheme: `http://a:443` and `https://a:443`
+        // cannot both be listed.
         var serverAddresses: Set<HostAndPort> = []
         for server in upstream.servers {
             self.check(server.url.address, "upstream.servers[].url")
+            self.check(server.url)
             self.check(server.weight, in: 1...100, "upstream.servers[].weight")
             Oracle.check(
                 serverAddresses.insert(server.url.address).inserted, "valid",
@@ -36,6 +39,9 @@ enum ConfigurationValidity {
                 "upstream.health.check.path \(check.path)")
             self.check(check.intervalSeconds, in: 0.1...3600, "upstream.health.check.intervalSeconds")
             self.check(check.timeoutSeconds, in: 0.001...3600, "upstream.health.check.timeoutSeconds")
+        }
+        if let caFile = upstream.tls.caFile {
+            Oracle.check(!caFile.isEmpty, "valid", "empty upstream.tls.caFile")
         }
         self.check(upstream.connectTimeoutSeconds, in: 0.001...3600, "upstream.connectTimeoutSeconds")
         self.check(upstream.responseTimeoutSeconds, in: 0.001...86400, "upstream.responseTimeoutSeconds")
@@ -106,6 +112,22 @@ enum ConfigurationValidity {
             !address.host.isEmpty && !address.host.contains(" ") && !address.host.contains("/")
                 && (0...65535).contains(address.port),
             "valid", "\(key): \(address.host) port \(address.port)")
+    }
+
+    /// An `http://` or `https://` URL whose `Host` (what health checks and requests that came
+    /// without one send) names the port unless it is the scheme's default: 80 for `http`, 443
+    /// for `https`.
+    private static func check(_ url: UpstreamURL) {
+        let defaultPort: Int
+        switch url.scheme {
+        case .http: defaultPort = 80
+        case .https: defaultPort = 443
+        }
+        let host = url.host.contains(":") ? "[\(url.host)]" : url.host
+        let hostHeader = url.port == defaultPort ? host : "\(host):\(url.port)"
+        Oracle.check(
+            url.hostHeader == hostHeader && url.description == "\(url.scheme.rawValue)://\(hostHeader)", "valid",
+            "upstream URL \(url) (scheme \(url.scheme.rawValue), port \(url.port)) has Host \(url.hostHeader)")
     }
 
     private static func check<Value: Comparable>(_ value: Value, in range: ClosedRange<Value>, _ key: StaticString) {

@@ -33,7 +33,10 @@ public struct HostAndPort: Sendable, Hashable, CustomStringConvertible {
         else {
             throw ConfigurationValueError(expectation)
         }
-        guard let port = Int(portText), (0...65535).contains(port) else {
+        // Digits only: `Int(_:)` alone would take a sign (`+443`), which no URL parser accepts.
+        guard portText.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+            let port = Int(portText), (0...65535).contains(port)
+        else {
             throw ConfigurationValueError("\(expectation) (port 0 to 65535)")
         }
         self.init(host: String(host), port: port)

@@ -64,7 +64,9 @@ struct HostAndPortTests {
 
     @Test(
         "Rejects ports outside 0 to 65535 and says so",
-        arguments: ["localhost:65536", "localhost:-1", "[::1]:70000", "h:99999999999999999999"])
+        arguments: [
+            "localhost:65536", "localhost:-1", "[::1]:70000", "h:99999999999999999999", "h:+443", "h: 80", "h:0x50",
+        ])
     func rejectsPortOutOfRange(text: String) {
         let error = #expect(throws: ConfigurationValueError.self) { try HostAndPort(parsing: text) }
         #expect(error?.message.contains("(port 0 to 65535)") == true)
