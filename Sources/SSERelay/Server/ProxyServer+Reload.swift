@@ -71,12 +71,14 @@ extension ProxyServer {
             descriptorLimit: self.capacity.descriptorLimit, maxConnections: self.configuration.limits.maxConnections,
             upstreamMaxConnections: upstream.maxConnections)
         self.pools.replaceServers(with: servers, configuration: upstream, capacity: capacity)
-        let upkeep = UpstreamUpkeep.start(
-            servers: servers, configuration: upstream, pools: self.pools, resolve: Self.resolve, group: self.group,
-            metrics: self.metrics, logger: self.logger)
         self.upstreamUpkeep.withLockedValue { running in
+            // Cancelled before the new one starts: a server that stays keeps its
+            // `UpstreamAddresses`, which take one refresher's wait at a time, and the old
+            // refresher gives its wait up when cancelled.
             running.cancel()
-            running = upkeep
+            running = UpstreamUpkeep.start(
+                servers: servers, configuration: upstream, pools: self.pools, resolve: Self.resolve,
+                group: self.group, metrics: self.metrics, logger: self.logger)
         }
         let kept = Set(servers.map(\.name))
         for server in old where !kept.contains(server.name) {

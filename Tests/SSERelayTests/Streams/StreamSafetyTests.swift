@@ -226,14 +226,20 @@ struct StreamSafetyTests {
                 ) { try await $0.nextEvent()?.data }
                 #expect(data == "token 1 of \(prefix)-\(index)")
             }
-            // Two of the first address and the one of the second linger; the third of the first
-            // was cancelled.
+            // Two of the first address and the one of the second linger; one of the first
+            // address's three was cancelled: the one whose client the relay saw leave last,
+            // which under load need not be the last to close (the three connections may sit on
+            // different event loops, which notice the closes in their own time).
             // (The backend counts a request closed and a stream closed in two callbacks.)
-            try await self.waitUntil("the first address's third stream is cancelled") {
+            try await self.waitUntil("one of the first address's streams is cancelled") {
                 let running = try await self.completions(relay).running
-                let aborted = try await self.stats(relay, "\(prefix)-2").aborted
+                var aborted = 0
+                for index in 0..<3 {
+                    aborted += try await self.stats(relay, "\(prefix)-\(index)").aborted
+                }
                 return running == 3 && aborted == 1
             }
+            #expect(try await self.stats(relay, "\(prefix)-3").aborted == 0, "the second address's stream lingers")
             #expect(relay.server.streams.lingeringCount == 3)
             #expect(try await self.completions(relay).running == 3)
             #expect(

@@ -20,6 +20,11 @@ struct RelayUnderTest {
         var configuration = RelayConfiguration()
         configuration.listen = HostAndPort(host: "127.0.0.1", port: 0)
         configuration.admin.listen = nil
+        // The suite runs hundreds of tests at once on two cores, ten times slower under the
+        // sanitizers: a test client's task can wait seconds between connecting and writing its
+        // request, which the default 10 s header timeout answers with 408. Tests of that timeout
+        // set their own.
+        configuration.limits.headerReadTimeoutSeconds = 120
         if let backend {
             configuration.upstream.url = UpstreamURL(host: "127.0.0.1", port: backend.port)
         }
