@@ -7,8 +7,10 @@ import Synchronization
 /// One server of `upstream.servers`, shared by every event loop: its addresses, its health, its
 /// metrics. Each loop has a pool of connections to it (``UpstreamConnectionPool``).
 ///
-/// Health is tracked only when there are several servers: with one there is nowhere else to
-/// send a request, so taking it out would only turn a backend's hiccup into refusals. Reads are
+/// Failures of real traffic count only when there are several servers: with one there is
+/// nowhere else to send a request, and the balancer sends it there whatever its health says.
+/// An active check, when configured, counts with one server too: `/readyz` and the metrics
+/// follow it (see ``UpstreamHealthChecker``). Reads are
 /// lock-free (``takesTraffic(at:)`` compares one atomic with the clock, for every server a
 /// request could go to); outcomes take the lock only when they could change something, which
 /// on a healthy server is never for a success.
@@ -26,7 +28,7 @@ final class UpstreamServer: Sendable {
     let hostHeader: String
     /// TLS to the server, for an `https://` URL.
     let tls: UpstreamTLS?
-    /// Whether there are other servers, and so whether health is tracked.
+    /// Whether there are other servers, and so whether failures of real traffic count.
     let tracksHealth: Bool
     let metrics: UpstreamServerMetrics
     private let logger: Logger
