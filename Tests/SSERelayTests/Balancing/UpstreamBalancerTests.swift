@@ -13,11 +13,26 @@ import Testing
 struct UpstreamBalancerTests {
     private static let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
+    /// The loop of one test and the upstream channels its pools opened, closed at its end (an
+    /// open `EmbeddedChannel` and its pipeline refer to each other, and so to the pool).
+    final class TestLoop {
+        let loop = EmbeddedEventLoop()
+        var channels: [EmbeddedChannel] = []
+
+        func finish() {
+            for channel in self.channels {
+                _ = try? channel.finish()
+            }
+            try? self.loop.syncShutdownGracefully()
+        }
+    }
+
     /// A balancer over `weights.count` servers (server `i` at 127.0.0.1, port 9000 + `i`).
     private static func balancer(
         weights: [Int], health: UpstreamHealthConfiguration = UpstreamHealthConfiguration(),
-        loop: EmbeddedEventLoop
+        loop testLoop: TestLoop
     ) throws -> UpstreamBalancer {
+        let loop = testLoop.loop
         var configuration = UpstreamConfiguration()
         configuration.servers = weights.enumerated().map { index, weight in
             UpstreamServerConfiguration(url: UpstreamURL(host: "127.0.0.1", port: 9000 + index), weight: weight)
@@ -34,6 +49,7 @@ struct UpstreamBalancerTests {
                 } catch {
                     return loop.makeFailedFuture(error)
                 }
+                testLoop.channels.append(channel)
                 return loop.makeSucceededFuture(channel)
             }
             let upstreamServer = UpstreamServer(
@@ -64,7 +80,8 @@ struct UpstreamBalancerTests {
 
     @Test("with equal weights, requests held open spread one per server in turn")
     func spreadsHeldRequests() throws {
-        let loop = EmbeddedEventLoop()
+        let loop = TestLoop()
+        defer { loop.finish() }
         let balancer = try Self.balancer(weights: [1, 1, 1], loop: loop)
         var held: [UpstreamConnection] = []
         let chosen = (0..<9).compactMap { _ in Self.request(balancer, holding: &held) }
@@ -77,7 +94,8 @@ struct UpstreamBalancerTests {
 
     @Test("requests that end at once (none outstanding) still take the servers in turn")
     func tiesInTurn() throws {
-        let loop = EmbeddedEventLoop()
+        let loop = TestLoop()
+        defer { loop.finish() }
         let balancer = try Self.balancer(weights: [1, 1, 1], loop: loop)
         let chosen = (0..<6).compactMap { _ in balancer.poolForRequest()?.server.index }
         #expect(chosen == [0, 1, 2, 0, 1, 2])
@@ -85,7 +103,8 @@ struct UpstreamBalancerTests {
 
     @Test("a server with fewer outstanding requests gets the next one")
     func leastOutstanding() throws {
-        let loop = EmbeddedEventLoop()
+        let loop = TestLoop()
+        defer { loop.finish() }
         let balancer = try Self.balancer(weights: [1, 1], loop: loop)
         var held: [UpstreamConnection] = []
         for _ in 0..<4 { Self.request(balancer, holding: &held) }
@@ -102,7 +121,8 @@ struct UpstreamBalancerTests {
 
     @Test("weights 1 and 3: held requests split 1 : 3")
     func weighted() throws {
-        let loop = EmbeddedEventLoop()
+        let loop = TestLoop()
+        defer { loop.finish() }
         let balancer = try Self.balancer(weights: [1, 3], loop: loop)
         var held: [UpstreamConnection] = []
         let chosen = (0..<40).compactMap { _ in Self.request(balancer, holding: &held) }
@@ -112,7 +132,8 @@ struct UpstreamBalancerTests {
 
     @Test("a server out of the rotation gets nothing; when all are out, all are candidates again")
     func outOfRotation() throws {
-        let loop = EmbeddedEventLoop()
+        let loop = TestLoop()
+        defer { loop.finish() }
         let balancer = try Self.balancer(weights: [1, 1, 1], loop: loop)
         Self.takeOut(balancer.pools[1].server)
         let chosen = (0..<6).compactMap { _ in balancer.poolForRequest()?.server.index }
@@ -126,7 +147,8 @@ struct UpstreamBalancerTests {
 
     @Test("servers tried already are never chosen again, and none is left once all were tried")
     func excluding() throws {
-        let loop = EmbeddedEventLoop()
+        let loop = TestLoop()
+        defer { loop.finish() }
         let balancer = try Self.balancer(weights: [1, 1, 1], loop: loop)
         var tried = ServerSet.empty
         var order: [Int] = []
@@ -140,7 +162,8 @@ struct UpstreamBalancerTests {
 
     @Test("a single server is always chosen, healthy or not, until it was tried")
     func singleServer() throws {
-        let loop = EmbeddedEventLoop()
+        let loop = TestLoop()
+        defer { loop.finish() }
         let balancer = try Self.balancer(weights: [1], loop: loop)
         Self.takeOut(balancer.pools[0].server)
         #expect(balancer.pools[0].server.takesTraffic(at: .now()), "one server's health is not tracked")
@@ -153,7 +176,8 @@ struct UpstreamBalancerTests {
 
     @Test("a stream key goes to one server every time; out of the rotation, only its keys move, and they come back")
     func streamPlacement() throws {
-        let loop = EmbeddedEventLoop()
+        let loop = TestLoop()
+        defer { loop.finish() }
         let balancer = try Self.balancer(weights: [1, 1, 1], loop: loop)
         let keys = (0..<300).map { RendezvousPlacement.stableHash("conversation-\($0)".utf8) }
         let placed = keys.map { balancer.poolForStream(placement: $0)?.server.index }
@@ -175,7 +199,8 @@ struct UpstreamBalancerTests {
 
     @Test("a stream that could not connect to its server goes to the key's next, the same for every try")
     func streamNextServer() throws {
-        let loop = EmbeddedEventLoop()
+        let loop = TestLoop()
+        defer { loop.finish() }
         let balancer = try Self.balancer(weights: [1, 1, 1], loop: loop)
         let key = RendezvousPlacement.stableHash("conversation-7".utf8)
         let first = try #require(balancer.poolForStream(placement: key)?.server.index)
