@@ -24,7 +24,7 @@ extension ProxyServer {
         if new.log.format != running.log.format { needsRestart.append("log.format") }
 
         if Self.serversDiffer(new.upstream, running.upstream) {
-            try await self.replaceUpstream(with: new.upstream)
+            try await self.replaceUpstream(with: new.upstream, limits: new.limits)
         }
         var applied = running
         applied.streams = new.streams
@@ -62,13 +62,13 @@ extension ProxyServer {
     }
 
     /// Puts the servers of `upstream` in place of the running ones, with their own pools,
-    /// address refreshers and health checks.
-    private func replaceUpstream(with upstream: UpstreamConfiguration) async throws {
+    /// address refreshers and health checks, and the budgets `upstream` and `limits` derive.
+    private func replaceUpstream(with upstream: UpstreamConfiguration, limits: LimitsConfiguration) async throws {
         let old = self.pools.servers
         let servers = try await UpstreamServer.makeAll(
             for: upstream, reusing: old, resolve: Self.resolve, metrics: self.metrics, logger: self.logger)
         let capacity = ConnectionCapacity(
-            descriptorLimit: self.capacity.descriptorLimit, maxConnections: self.configuration.limits.maxConnections,
+            descriptorLimit: self.capacity.descriptorLimit, maxConnections: limits.maxConnections,
             upstreamMaxConnections: upstream.maxConnections)
         self.pools.replaceServers(with: servers, configuration: upstream, capacity: capacity)
         self.upstreamUpkeep.withLockedValue { running in
