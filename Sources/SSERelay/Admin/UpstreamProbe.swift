@@ -48,10 +48,11 @@ struct UpstreamProbe: Sendable {
     /// `nil` when `server` accepted a connection, otherwise why not.
     private func connect(to server: UpstreamServer) -> EventLoopFuture<UpstreamError?> {
         let timeout = min(self.proxy.configuration.upstream.connectTimeoutSeconds, 2)
-        let addresses = server.addresses
-        guard let address = addresses.next() else {
-            addresses.connectFailed()
-            return self.group.next().makeSucceededFuture(.unresolved(addresses.name, addresses.resolutionError))
+        let address: SocketAddress
+        do {
+            address = try server.addresses.nextForConnection()
+        } catch {
+            return self.group.next().makeSucceededFuture(error)
         }
         return ClientBootstrap(group: self.group)
             .connectTimeout(.fractionalSeconds(timeout))

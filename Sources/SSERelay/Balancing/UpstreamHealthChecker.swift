@@ -37,9 +37,11 @@ struct UpstreamHealthChecker: Sendable {
 
     /// One check: `nil` when it passed, otherwise why it failed.
     func checkOnce() async -> String? {
-        guard let address = self.server.addresses.next() else {
-            self.server.addresses.connectFailed()
-            return "\(self.server.addresses.name) resolves to no address"
+        let address: SocketAddress
+        do {
+            address = try self.server.addresses.nextForConnection()
+        } catch {
+            return error.detail
         }
         let timeout = TimeAmount.fractionalSeconds(self.check.timeoutSeconds)
         let loop = self.group.next()

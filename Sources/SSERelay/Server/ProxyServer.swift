@@ -22,8 +22,6 @@ public final class ProxyServer: Sendable {
 
     /// The relay's metrics, rendered by the admin listener.
     public let metrics: RelayMetrics
-    /// The upstream, for the readiness probe.
-    public var upstream: UpstreamConfiguration { self.configuration.upstream }
     /// The configuration the server was bound with, with the reloadable parts of every reload
     /// since applied.
     public var configuration: RelayConfiguration { self.settings.configuration }

@@ -22,9 +22,11 @@ struct UpstreamConnector {
         receiveBuffers: AdaptiveRecvByteBufferAllocator
     ) -> UpstreamConnector {
         UpstreamConnector { eventLoop in
-            guard let address = addresses.next() else {
-                addresses.connectFailed()
-                return eventLoop.makeFailedFuture(UpstreamError.unresolved(addresses.name, addresses.resolutionError))
+            let address: SocketAddress
+            do {
+                address = try addresses.nextForConnection()
+            } catch {
+                return eventLoop.makeFailedFuture(error)
             }
             let connecting = ClientBootstrap(group: eventLoop)
                 .connectTimeout(connectTimeout)
