@@ -100,10 +100,7 @@ public struct ServerHealth: Sendable, Hashable {
     /// An active check passed or failed.
     public mutating func recordCheck(passed: Bool) -> Transition? {
         switch (self.state, passed) {
-        case (.failingCheck, true):
-            self.state = .inRotation(failures: 0)
-            return .cameBack
-        case (.out, true):
+        case (.failingCheck, true), (.out, true):
             self.state = .inRotation(failures: 0)
             return .cameBack
         case (.inRotation, true), (.failingCheck, false):
