@@ -58,9 +58,10 @@ struct ConfigurationOptions: ParsableArguments {
             throw ExitCode(78)
         }
         // What the file names must also be readable: a CA file is read now, not at the first
-        // request.
+        // request, and so are the cluster's secrets.
         do {
             try ProxyServer.checkUpstreamTLS(configuration.upstream)
+            try ProxyServer.checkClusterSecrets(configuration.cluster)
         } catch {
             Self.printProblems("\(path ?? "(embedded defaults)"): \(error)")
             throw ExitCode(78)

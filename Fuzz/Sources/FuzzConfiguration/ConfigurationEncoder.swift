@@ -10,9 +10,9 @@ import SSERelayCore
 /// Where one configuration has several spellings (one server as `upstream.url` or as
 /// `upstream.servers`, a server of weight 1 as a string or an object, a URL on its scheme's
 /// default port with or without `:80`/`:443`, no health check as `null` or as no key, the default
-/// `upstream.tls` as no key or as an object with or without each default), `choices` picks one, so
-/// that every spelling is read back in turn: the same input always picks the same, and a mutated
-/// input may pick another.
+/// `upstream.tls` as no key or as an object with or without each default, and those of `cluster`
+/// in `ConfigurationEncoder+Cluster.swift`), `choices` picks one, so that every spelling is read
+/// back in turn: the same input always picks the same, and a mutated input may pick another.
 enum ConfigurationEncoder {
     static func encode(_ configuration: RelayConfiguration, choosing choices: inout SplitMix64) throws -> Data {
         let encoder = JSONEncoder()
@@ -23,7 +23,7 @@ enum ConfigurationEncoder {
     static func document(_ configuration: RelayConfiguration, choosing choices: inout SplitMix64) -> JSONText {
         let limits = configuration.limits
         let log = configuration.log
-        return .object([
+        var fields: [String: JSONText] = [
             "listen": .string(configuration.listen.description),
             "upstream": self.upstream(configuration.upstream, choosing: &choices),
             "admin": .object([
@@ -57,7 +57,11 @@ enum ConfigurationEncoder {
                 "headers": .bool(log.headers),
                 "redactQueryParameters": self.strings(log.redactQueryParameters),
             ]),
-        ])
+        ]
+        if let cluster = self.cluster(configuration.cluster, choosing: &choices) {
+            fields["cluster"] = cluster
+        }
+        return .object(fields)
     }
 
     private static func upstream(_ upstream: UpstreamConfiguration, choosing choices: inout SplitMix64) -> JSONText {

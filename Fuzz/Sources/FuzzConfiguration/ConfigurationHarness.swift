@@ -11,7 +11,9 @@ import SSERelayCore
 /// - `valid`: an accepted configuration is within every documented bound (ports, ranges, header
 ///   names, unique stream paths, distinct upstream servers, each server's `Host` naming the port
 ///   unless it is its scheme's default, no empty `upstream.tls.caFile`, `admin.listen` apart from
-///   `listen`).
+///   `listen`; in a `cluster`, a database host, user and table that can be used as they are, at
+///   most one password source, an advertised address other relays can reach, a renewal interval
+///   within a third of the lease, and a peer listener apart from the others).
 /// - `reload`: an accepted configuration, written out again as JSON by
 ///   ``ConfigurationEncoder`` (in one of its spellings, picked from the input's hash), loads to
 ///   an equal configuration.

@@ -105,9 +105,12 @@ enum ConfigurationValidity {
         self.check(limits.headerReadTimeoutSeconds, in: 0.001...3600, "limits.headerReadTimeoutSeconds")
         self.check(limits.idleTimeoutSeconds, in: 0.001...86400, "limits.idleTimeoutSeconds")
         self.check(configuration.shutdownGraceSeconds, in: 0...86400, "shutdownGraceSeconds")
+        if let cluster = configuration.cluster {
+            self.check(cluster, listen: configuration.listen, admin: configuration.admin.listen)
+        }
     }
 
-    private static func check(_ address: HostAndPort, _ key: StaticString) {
+    static func check(_ address: HostAndPort, _ key: StaticString) {
         Oracle.check(
             !address.host.isEmpty && !address.host.contains(" ") && !address.host.contains("/")
                 && (0...65535).contains(address.port),
@@ -130,7 +133,7 @@ enum ConfigurationValidity {
             "upstream URL \(url) (scheme \(url.scheme.rawValue), port \(url.port)) has Host \(url.hostHeader)")
     }
 
-    private static func check<Value: Comparable>(_ value: Value, in range: ClosedRange<Value>, _ key: StaticString) {
+    static func check<Value: Comparable>(_ value: Value, in range: ClosedRange<Value>, _ key: StaticString) {
         Oracle.check(range.contains(value), "valid", "\(key) = \(value) outside \(range)")
     }
 

@@ -78,6 +78,11 @@ final class AdminHandler: ChannelInboundHandler {
             self.probe.check().hop(to: context.eventLoop).assumeIsolated().whenSuccess { failure in
                 if let failure {
                     self.send(.serviceUnavailable, "not ready: \(failure)\n", to: head, context)
+                } else if self.proxy.cluster?.node.isDegraded ?? false {
+                    // Still ready: it serves every request, as a single node would.
+                    self.send(
+                        .ok, "ready (degraded: the cluster directory cannot be reached; serving as a single node)\n",
+                        to: head, context)
                 } else {
                     self.send(.ok, "ready\n", to: head, context)
                 }
@@ -91,8 +96,9 @@ final class AdminHandler: ChannelInboundHandler {
 
     private func sendReport(generation: String?, to head: HTTPRequestHead, _ context: ChannelHandlerContext) {
         let servers = self.proxy.upstreamServers
+        let cluster = self.proxy.cluster?.node
         self.proxy.inspectGenerations(token: generation, on: context.eventLoop)
-            .map { StreamsReport(servers: servers, generations: $0) }
+            .map { StreamsReport(servers: servers, generations: $0, cluster: cluster) }
             .hop(to: context.eventLoop).assumeIsolated()
             .whenComplete { result in
                 let encoder = JSONEncoder()

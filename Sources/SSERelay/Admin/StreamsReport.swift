@@ -9,11 +9,30 @@ import SSERelayCore
 struct StreamsReport: Encodable, Sendable {
     /// The upstream's servers and where their health stands.
     var upstreamServers: [UpstreamServerReport]
+    /// This relay in its cluster, when `cluster` is configured.
+    var cluster: ClusterReport?
     var generations: [GenerationReport]
 
     enum CodingKeys: String, CodingKey {
-        case generations
+        case generations, cluster
         case upstreamServers = "upstream_servers"
+    }
+}
+
+/// This relay as the cluster's directory knows it.
+struct ClusterReport: Encodable, Sendable {
+    /// The relay's id in the directory, new in every process.
+    var member: String
+    /// The address other relays forward to.
+    var peerAddress: String
+    /// Whether the directory cannot be reached and the relay serves as a single node.
+    var degraded: Bool
+    /// Stream keys the relay holds a lease on.
+    var leases: Int
+
+    enum CodingKeys: String, CodingKey {
+        case member, degraded, leases
+        case peerAddress = "peer_address"
     }
 }
 
@@ -56,10 +75,17 @@ struct GenerationReport: Encodable, Sendable {
     var upstream: UpstreamAnswerReport?
     /// The upstream server the generation was placed on (its URL), once it was.
     var upstreamServer: String?
+    /// In a cluster: the relay the directory names as the key's holder (this one's peer
+    /// address), or `null` while it does not (see ``lease``).
+    var owner: String?
+    /// In a cluster: `held` (the directory names this relay), `unconfirmed` (served while the
+    /// directory could not be reached, claimed when it returns) or `lost` (another relay took
+    /// the key while this one could not renew it; this generation runs to its end).
+    var lease: String?
     var clients: [StreamClientReport]
 
     enum CodingKeys: String, CodingKey {
-        case generation, key, route, parameters, query, state, events, upstream, clients
+        case generation, key, route, parameters, query, state, events, upstream, clients, owner, lease
         case upstreamServer = "upstream_server"
         case ageSeconds = "age_seconds"
         case retainedEvents = "retained_events"
@@ -102,11 +128,24 @@ struct StreamClientReport: Encodable, Sendable {
 }
 
 extension StreamsReport {
-    /// The report of `servers` and `generations`, in their order.
-    init(servers: [UpstreamServer], generations: [GenerationInspection]) {
+    /// The report of `servers` and `generations`, in their order, with `cluster`'s view of
+    /// each generation's key when the relay is in one.
+    init(servers: [UpstreamServer], generations: [GenerationInspection], cluster: ClusterNode? = nil) {
         self.init(
-            upstreamServers: servers.map(UpstreamServerReport.init), generations: generations.map(GenerationReport.init)
-        )
+            upstreamServers: servers.map(UpstreamServerReport.init),
+            cluster: cluster.map {
+                ClusterReport(
+                    member: $0.member.id, peerAddress: $0.member.peerAddress, degraded: $0.isDegraded,
+                    leases: $0.heldKeyCount)
+            },
+            generations: generations.map { inspection in
+                var report = GenerationReport(inspection)
+                if let cluster, let lease = cluster.leaseStanding(of: inspection.key.directoryID) {
+                    report.lease = lease
+                    report.owner = lease == "held" ? cluster.member.peerAddress : nil
+                }
+                return report
+            })
     }
 }
 
@@ -142,6 +181,8 @@ extension GenerationReport {
             bufferedBytes: inspection.bufferedBytes,
             upstream: inspection.answer.map(UpstreamAnswerReport.init(answer:)),
             upstreamServer: inspection.server,
+            owner: nil,
+            lease: nil,
             clients: inspection.clients.map(StreamClientReport.init)
         )
     }

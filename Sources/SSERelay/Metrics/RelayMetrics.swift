@@ -41,6 +41,9 @@ public final class RelayMetrics: Sendable {
         /// Refused `429`: its client address started new generations faster than
         /// `limits.streamStartsPerClientPerMinute`.
         case rateLimited = "rate_limited"
+        /// Forwarded to the relay of the cluster that holds its key, which counts it again by
+        /// how it served it.
+        case forwarded
     }
 
     /// A configured bound, the `limit` label of `limit_hits_total`.

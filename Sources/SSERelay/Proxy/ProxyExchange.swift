@@ -37,6 +37,19 @@ final class ProxyExchange {
     var subscriber: StreamSubscriber?
     /// What the access log and the metrics say of the exchange.
     var record: ExchangeRecord
+    /// Where a stream request goes when another relay of the cluster holds its key: the pool
+    /// to that relay and the route, whose failure answer the client gets if the relay cannot
+    /// be reached.
+    var peerForward: PeerForward?
+    /// The client address the forwarding relay gave, on the peer listener: what the per-client
+    /// budgets count this request against.
+    var forwardedClientAddress: String?
+
+    /// A stream request on its way to the relay that holds its key.
+    struct PeerForward {
+        let pool: UpstreamConnectionPool
+        let route: StreamRouteConfiguration
+    }
 
     init(request: HTTPRequestHead, upgrade: String?, startTime: NIODeadline) {
         self.request = request

@@ -12,7 +12,19 @@ extension ProxyHandler {
         guard let context = self.context else { return }
         self.cancelWaitTimer()
         self.refreshSettings()
+        var head = head
+        var forwardedClientAddress: String?
+        if self.isPeerListener {
+            guard let admitted = self.admitPeerRequest(head) else { return }
+            (head, forwardedClientAddress) = admitted
+        }
         let plan = RequestPlan(for: head, routes: self.settings.streams, redaction: self.settings.queryRedaction)
+        if self.isPeerListener, case .passThrough = plan {
+            return self.perform(
+                self.machine.exchangeFailed(
+                    answering: ErrorResponse(
+                        status: .notFound, message: "the peer listener serves stream requests only")))
+        }
         if case .reject(let status, let reason) = plan {
             self.logger.notice(
                 "rejected request",
@@ -22,6 +34,7 @@ extension ProxyHandler {
         let upgrade: String?
         if case .passThrough(let requested) = plan { upgrade = requested } else { upgrade = nil }
         let exchange = ProxyExchange(request: head, upgrade: upgrade, startTime: .now())
+        exchange.forwardedClientAddress = forwardedClientAddress
         self.exchange = exchange
         if self.settings.logHeaders {
             self.logger.info("request headers", metadata: .redactedHeaders(head.headers))

@@ -7,19 +7,35 @@ extension ProxyHandler {
     /// Serves a stream request through the stream engine: resolves it against the registry
     /// and answers, joins, resumes or starts a generation. A generation it starts asks the
     /// upstream for the normalised target, so the backend serves the very stream the key names.
+    ///
+    /// In a cluster, a request that would start a generation first claims its key in the
+    /// directory (``claimThenResolve(_:route:key:target:cluster:)``).
     func startStream(
+        _ exchange: ProxyExchange, route: StreamRouteConfiguration, key: StreamKey, target: RequestTarget
+    ) {
+        exchange.record.kind = .stream
+        if let cluster = self.cluster,
+            self.registry.wouldStart(
+                key: key, route: route, lastEventID: exchange.request.headers.first(name: "last-event-id"))
+        {
+            return self.claimThenResolve(exchange, route: route, key: key, target: target, cluster: cluster)
+        }
+        self.resolveStream(exchange, route: route, key: key, target: target)
+    }
+
+    /// Resolves a stream request against the registry here, and serves it as it says.
+    func resolveStream(
         _ exchange: ProxyExchange, route: StreamRouteConfiguration, key: StreamKey, target: RequestTarget
     ) {
         guard let context = self.context else { return }
         let request = exchange.request
-        let client = self.budgetAddress(of: request)
+        let client = self.budgetAddress(of: exchange)
         let upstream = GenerationUpstreamRequest(
             upstreams: self.upstreams, responseTimeoutSeconds: self.settings.upstream.responseTimeoutSeconds,
             clientRequest: request, target: target.upstreamTarget, clientAddress: self.clientAddress)
         let admission = self.registry.resolve(
             key: key, route: route, lastEventID: request.headers.first(name: "last-event-id"), client: client,
             eventLoop: context.eventLoop, upstream: upstream)
-        exchange.record.kind = .stream
         let resolution: StreamRequestResolution
         let generation: Generation?
         switch admission {
@@ -44,11 +60,13 @@ extension ProxyHandler {
         }
     }
 
-    /// The address the per-client budgets count `request` against: the last address of
+    /// The address the per-client budgets count `exchange` against: the one the forwarding
+    /// relay gave, for a request on the peer listener; otherwise the last address of
     /// `limits.clientAddressHeader` when that is set and present, else the peer's.
-    private func budgetAddress(of request: HTTPRequestHead) -> String? {
+    func budgetAddress(of exchange: ProxyExchange) -> String? {
+        if let forwarded = exchange.forwardedClientAddress { return forwarded }
         guard let name = self.settings.limits.clientAddressHeader else { return self.clientAddress }
-        return ProxyHeaderPolicy.lastForwardedAddress(in: request.headers[name]) ?? self.clientAddress
+        return ProxyHeaderPolicy.lastForwardedAddress(in: exchange.request.headers[name]) ?? self.clientAddress
     }
 
     private func subscribe(
@@ -83,9 +101,19 @@ extension ProxyHandler {
         exchange.record.outcome = .stream(.overLimit)
         self.logger.warning(
             "stream request refused", metadata: ["reason": "\(reason)", "path": "\(self.shownTarget(of: exchange))"])
+        self.answerRetry(exchange, route: route, comment: "refused: the relay is at capacity")
+    }
+
+    /// The route's answer to a stream request that cannot be served now (see
+    /// ``StreamFailureAnswer``): `200` with `retry:` and `comment`, so `EventSource` comes back
+    /// later, or `status` with `Retry-After` under `upstreamFailure: "status"`.
+    func answerRetry(
+        _ exchange: ProxyExchange, route: StreamRouteConfiguration, comment: String,
+        status: HTTPResponseStatus = .serviceUnavailable
+    ) {
         let answer = StreamFailureAnswer(
-            request: exchange.request, route: route, comment: "refused: the relay is at capacity",
-            status: .serviceUnavailable, extraHeaders: [("Retry-After", "1")], keepAlive: self.machine.mayKeepAlive)
+            request: exchange.request, route: route, comment: comment, status: status,
+            extraHeaders: [("Retry-After", "1")], keepAlive: self.machine.mayKeepAlive)
         self.writeStreamHead(answer.head)
         self.writeStreamBody(answer.body)
         self.finish(exchange)

@@ -14,10 +14,13 @@ extension ProxyHandler: UpstreamResponseReceiver {
         exchange.attempts += 1
         // The first call tried no server, and a retry is made only when one is left; the guard
         // is for the impossible case, which must not leave the exchange hanging.
-        guard let pool = self.upstreams.poolForRequest(excluding: exchange.triedServers) else {
+        guard let pool = exchange.peerForward?.pool ?? self.upstreams.poolForRequest(excluding: exchange.triedServers)
+        else {
             return self.exchange(exchange, failed: .noServerLeft)
         }
-        pool.acquire { result in
+        // A forwarded stream holds its connection for its whole life, like a generation's.
+        let acquire = exchange.peerForward == nil ? pool.acquire : pool.acquireForStream
+        acquire { result in
             switch result {
             case .success(let connection):
                 guard self.exchange === exchange else {
@@ -27,9 +30,13 @@ extension ProxyHandler: UpstreamResponseReceiver {
                 }
                 exchange.connection = connection
                 // Made here, not with the exchange: a stream request never needs it.
-                let upstreamHead = ProxyHeaderPolicy.upstreamRequestHead(
+                var upstreamHead = ProxyHeaderPolicy.upstreamRequestHead(
                     for: exchange.request, clientAddress: self.clientAddress, upgrade: exchange.upgrade,
                     upstreamHost: pool.server.hostHeader)
+                if exchange.peerForward != nil {
+                    self.cluster?.credentials.authorize(
+                        &upstreamHead.headers, client: self.budgetAddress(of: exchange))
+                }
                 connection.begin(upstreamHead, for: self)
                 while let part = exchange.upload.pendingParts.popFirst() {
                     connection.write(part)
@@ -44,7 +51,7 @@ extension ProxyHandler: UpstreamResponseReceiver {
                 }
             case .failure(let error):
                 exchange.triedServers.insert(pool.server.index)
-                if error.isBeforeSending, self.exchange === exchange,
+                if error.isBeforeSending, self.exchange === exchange, exchange.peerForward == nil,
                     self.upstreams.hasServer(notIn: exchange.triedServers)
                 {
                     self.logger.info(
@@ -63,7 +70,12 @@ extension ProxyHandler: UpstreamResponseReceiver {
     func requestWasSent(_ exchange: ProxyExchange) {
         guard self.context != nil else { return }
         exchange.bodyTimer?.cancel()
-        let timeout = self.settings.upstream.responseTimeoutSeconds
+        var timeout = self.settings.upstream.responseTimeoutSeconds
+        if exchange.peerForward != nil, let cluster = self.cluster {
+            // The owner may itself wait the response timeout for the backend, after a claim;
+            // its own answer to that should reach the client, not this relay's.
+            timeout += cluster.configuration.directoryTimeoutSeconds + 1
+        }
         exchange.responseTimer = self.responseTimer
         self.responseTimer?.arm(in: .fractionalSeconds(timeout)) {
             self.exchange(exchange, failed: .responseTimeout(seconds: timeout))
@@ -78,6 +90,9 @@ extension ProxyHandler: UpstreamResponseReceiver {
         let connection = exchange.connection
         exchange.connection = nil
         connection?.close()
+        if let forward = exchange.peerForward {
+            return self.forward(exchange, to: forward, failed: error)
+        }
 
         if self.machine.isAwaitingResponse, error.reason == UpstreamError.closedBeforeResponse.reason,
             connection?.wasReused ?? false, exchange.attempts == 1,
@@ -140,6 +155,9 @@ extension ProxyHandler: UpstreamResponseReceiver {
             headers.add(name: "Connection", value: "keep-alive")
         }
         exchange.record.status = head.status
+        if exchange.peerForward != nil {
+            self.cluster?.metrics.record(.relayed)
+        }
         if head.status.code >= 500, ProxyHeaderPolicy.isIdempotent(exchange.request.method) {
             connection.server?.recordFailure("status \(head.status.code)")
         } else {

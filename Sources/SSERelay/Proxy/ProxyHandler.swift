@@ -31,6 +31,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Chooses the upstream server, and so the pool, of each request on this connection's loop.
     let upstreams: UpstreamBalancer
     let registry: StreamRegistry
+    /// This relay's part in a cluster, when `cluster` is configured.
+    let cluster: ClusterNode?
+    /// Whether this connection came in on the peer listener: its requests were forwarded by
+    /// another relay of the cluster, must carry the peer secret, and are never forwarded again.
+    let isPeerListener: Bool
     let logger: Logger
     /// The HTTP codec handlers in front of this one, removed when the connection is tunnelled.
     let codecHandlers: [any RemovableChannelHandler]
@@ -56,6 +61,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         settings: ProxySettingsStore,
         upstreams: UpstreamBalancer,
         registry: StreamRegistry,
+        cluster: ClusterNode? = nil,
+        isPeerListener: Bool = false,
         logger: Logger,
         codecHandlers: [any RemovableChannelHandler]
     ) {
@@ -63,6 +70,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.settings = settings.current
         self.upstreams = upstreams
         self.registry = registry
+        self.cluster = cluster
+        self.isPeerListener = isPeerListener
         self.logger = logger
         self.codecHandlers = codecHandlers
     }

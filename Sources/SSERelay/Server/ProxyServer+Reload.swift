@@ -6,8 +6,8 @@ extension ProxyServer {
     /// Applies what a reload can change to requests that start from now on: stream routes and
     /// their options, limits, `log.headers` and `log.redactQueryParameters`, the whole
     /// `upstream` section, and the shutdown grace period. Returns the changed keys that only a
-    /// restart applies (listeners, the admin listener and token, the log format); those keep
-    /// their running values.
+    /// restart applies (listeners, the admin listener and token, the log format, the `cluster`
+    /// section); those keep their running values.
     ///
     /// An upstream change other than `responseTimeoutSeconds` (read per request) replaces the
     /// servers (``UpstreamPools/replaceServers(with:configuration:capacity:)``): new requests
@@ -22,6 +22,7 @@ extension ProxyServer {
         if new.listen != running.listen { needsRestart.append("listen") }
         if new.admin != running.admin { needsRestart.append("admin") }
         if new.log.format != running.log.format { needsRestart.append("log.format") }
+        if new.cluster != running.cluster { needsRestart.append("cluster") }
 
         if Self.serversDiffer(new.upstream, running.upstream) {
             try await self.replaceUpstream(with: new.upstream, limits: new.limits)
@@ -51,6 +52,14 @@ extension ProxyServer {
     public static func checkUpstreamTLS(_ upstream: UpstreamConfiguration) throws {
         for server in upstream.servers {
             _ = try UpstreamTLS(for: server.url, configuration: upstream.tls)
+        }
+    }
+
+    /// Checks that the secrets `cluster` names can be read (the peer secret file, the database
+    /// password's file or variable), as the start would; throws what the start would throw.
+    public static func checkClusterSecrets(_ cluster: ClusterConfiguration?) throws {
+        if let cluster {
+            _ = try ClusterSecrets.load(for: cluster)
         }
     }
 

@@ -42,6 +42,8 @@ public final class ProxyServer: Sendable {
     /// same descriptor limit.
     public let capacity: ConnectionCapacity
     let logger: Logger
+    /// This relay's part in a cluster, with its peer listener and background work.
+    let cluster: ClusterBinding?
     private let draining = Atomic(false)
 
     private init(
@@ -54,8 +56,10 @@ public final class ProxyServer: Sendable {
         streams: StreamRegistry,
         settings: ProxySettingsStore,
         capacity: ConnectionCapacity,
+        cluster: ClusterBinding?,
         logger: Logger
     ) {
+        self.cluster = cluster
         self.upstreamUpkeep = NIOLockedValueBox(upstreamUpkeep)
         self.group = group
         self.capacity = capacity
@@ -97,6 +101,18 @@ public final class ProxyServer: Sendable {
         let connections = ConnectionRegistry(limit: capacity.clientConnections)
         let settings = ProxySettingsStore(configuration)
         let registry = StreamRegistry(limits: configuration.limits, metrics: metrics, logger: logger)
+        var cluster: ClusterBinding?
+        if let clusterConfiguration = configuration.cluster {
+            cluster = try await ClusterBinding.bind(
+                clusterConfiguration, upstream: configuration.upstream, group: group, metrics: metrics,
+                registry: registry, logger: logger
+            ) { channel, node in
+                try Self.initializeClientChannel(
+                    channel, settings: settings, pools: pools, registry: registry, connections: connections,
+                    cluster: node, isPeerListener: true, logger: logger)
+            }
+        }
+        let clusterNode = cluster?.node
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -113,10 +129,16 @@ public final class ProxyServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try Self.initializeClientChannel(
                         channel, settings: settings, pools: pools, registry: registry, connections: connections,
-                        logger: logger)
+                        cluster: clusterNode, isPeerListener: false, logger: logger)
                 }
             }
-        let channel = try await (listener ?? .address(configuration.listen)).bind(bootstrap)
+        let channel: any Channel
+        do {
+            channel = try await (listener ?? .address(configuration.listen)).bind(bootstrap)
+        } catch {
+            await cluster?.stop()
+            throw error
+        }
         guard let localAddress = channel.localAddress else {
             throw ChannelError.unknownLocalAddress
         }
@@ -132,6 +154,7 @@ public final class ProxyServer: Sendable {
             streams: registry,
             settings: settings,
             capacity: capacity,
+            cluster: cluster,
             logger: logger
         )
     }
@@ -181,6 +204,8 @@ public final class ProxyServer: Sendable {
         pools: UpstreamPools,
         registry: StreamRegistry,
         connections: ConnectionRegistry,
+        cluster: ClusterNode?,
+        isPeerListener: Bool,
         logger: Logger
     ) throws {
         if let options = channel.syncOptions {
@@ -207,20 +232,32 @@ public final class ProxyServer: Sendable {
             HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes, limitConfiguration: limits)
         )
         let handler = ProxyHandler(
-            settings: store, upstreams: upstreams, registry: registry, logger: logger,
-            codecHandlers: [encoder, decoder])
+            settings: store, upstreams: upstreams, registry: registry, cluster: cluster,
+            isPeerListener: isPeerListener, logger: logger, codecHandlers: [encoder, decoder])
         try channel.pipeline.syncOperations.addHandlers([encoder, decoder, handler])
     }
 
     /// Stops accepting, lets requests and streams in flight finish within `gracePeriod` (idle
     /// keep-alive connections close at once), cuts what is left, cancels the upstreams of
     /// generations nobody listens to any more, then closes the upstream pools.
+    ///
+    /// In a cluster the peer listener stays open through the drain, so the streams this relay
+    /// holds keep serving the reconnects other relays forward here (see
+    /// ``ClusterBinding/drain(connections:window:until:on:)``); then the relay gives up its
+    /// leases.
     public func shutdown(gracePeriod: TimeAmount) async {
         self.draining.store(true, ordering: .relaxed)
+        self.cluster?.node.beginDraining()
         try? await self.serverChannel.close()
         self.connections.quiesce()
         let loop = self.serverChannel.eventLoop
-        if await !self.connections.waitUntilEmpty(timeout: gracePeriod, on: loop) {
+        let deadline = NIODeadline.now() + gracePeriod
+        var drained = await self.connections.waitUntilEmpty(timeout: gracePeriod, on: loop)
+        if drained, let cluster = self.cluster {
+            drained = await cluster.drain(
+                connections: self.connections, window: self.reconnectWindow, until: deadline, on: loop)
+        }
+        if !drained {
             self.logger.warning(
                 "shutdown grace period over, closing remaining connections",
                 metadata: ["connections": .stringConvertible(self.connections.count)]
@@ -230,6 +267,18 @@ public final class ProxyServer: Sendable {
         }
         self.streams.cancelAll()
         self.upstreamUpkeep.withLockedValue { $0 }.cancel()
+        if let cluster = self.cluster {
+            await cluster.stop()
+            // Peers that connected after the drain: the listener is closed now.
+            self.connections.closeAll()
+        }
         await self.pools.shutdown()
+    }
+
+    /// How long a client cut from a stream takes to come back: the longest `retry:` of the
+    /// routes (a browser's own 3 s where a route sends none), and a second for the way here.
+    private var reconnectWindow: TimeAmount {
+        let longest = self.settings.current.streams.map { $0.retryMs ?? 3000 }.max() ?? 3000
+        return .milliseconds(Int64(longest) + 1000)
     }
 }

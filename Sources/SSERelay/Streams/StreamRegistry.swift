@@ -199,6 +199,32 @@ final class StreamRegistry: Sendable {
         return admission
     }
 
+    /// Whether a stream request would start a new generation here, as ``resolve`` would decide
+    /// it now, without acting on it: in a cluster, such a request first claims its key.
+    func wouldStart(key: StreamKey, route: StreamRouteConfiguration, lastEventID: String?) -> Bool {
+        self.state.withLockedValue { state in
+            let resolution = StreamRequestResolution.resolve(
+                lastEventID: lastEventID,
+                generations: (state.generations[key] ?? []).map { $0.snapshot() },
+                joinFrom: route.joinFrom,
+                afterFailure: route.afterFailure
+            )
+            if case .start = resolution { return true }
+            return false
+        }
+    }
+
+    /// Every key held, with its newest generation: what a cluster relay renews its leases on.
+    func directoryLeases() -> [DirectoryLease] {
+        let newest = self.state.withLockedValue { state in state.generations.values.compactMap(\.last) }
+        return newest.map { generation in
+            let snapshot = generation.snapshot()
+            let state: DirectoryLease.State =
+                snapshot.isUpstreamOpen ? .active : snapshot.hasFailed ? .failed : .finished
+            return DirectoryLease(key: generation.key.directoryID, generation: generation.token, state: state)
+        }
+    }
+
     /// Counts (and logs, at most once a minute per header) a key that starts a generation of
     /// its own while one of the same route, parameters and query is held: the headers that
     /// differ are what kept them apart, and an operator behind an edge that adds a header per

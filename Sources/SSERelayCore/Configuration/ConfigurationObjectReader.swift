@@ -34,6 +34,13 @@ struct ConfigurationObjectReader {
         self.problems.report(self.path.appending(key), message)
     }
 
+    /// How many problems the whole document has so far, this object's and every other's: a
+    /// check of several keys compares it before and after reading them, to run only on values
+    /// that were read as written rather than replaced by their defaults.
+    var reportedProblemCount: Int {
+        self.problems.problems.count
+    }
+
     /// Reports every key of the object that no accessor asked for.
     func finish() {
         for key in self.fields.keys.sorted() where !self.knownKeys.contains(key) {

@@ -57,6 +57,15 @@ public struct ConfigurationOverrides: Sendable, Hashable {
                     location: "--listen", message: "must differ from admin.listen (\(admin)), which --admin can move")
             problems.append(problem)
         }
+        // The same for the cluster's peer listener, which no flag moves: a flag that moves a
+        // listener onto it is named.
+        if problems.isEmpty, let peer = result.cluster?.peer.listen {
+            let clashing = result.listenersSharingPeerAddress()
+            for (key, flag, given) in [("listen", "--listen", self.listen), ("admin.listen", "--admin", self.admin)]
+            where given != nil && clashing.contains(key) {
+                problems.append(.init(location: flag, message: "must differ from cluster.peer.listen (\(peer))"))
+            }
+        }
         guard problems.isEmpty else {
             throw ConfigurationError(source: "command line", problems: problems)
         }

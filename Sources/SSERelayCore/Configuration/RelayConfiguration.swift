@@ -18,6 +18,10 @@ public struct RelayConfiguration: Sendable, Hashable {
     public var shutdownGraceSeconds: Double = 120
     /// `log`: what is written to stderr.
     public var log = LogConfiguration()
+    /// `cluster` (object or `null`, default `null`): the relays this one shares stream ownership
+    /// with, through a directory in PostgreSQL. `nil`, the default, is a single node: no
+    /// database, no peer listener.
+    public var cluster: ClusterConfiguration?
 
     /// The embedded defaults.
     public init() {}
@@ -38,6 +42,16 @@ extension RelayConfiguration {
         self.shutdownGraceSeconds = reader.seconds(
             "shutdownGraceSeconds", default: self.shutdownGraceSeconds, in: 0...86400)
         self.log = reader.object("log", default: self.log) { LogConfiguration(reading: &$0) }
+        switch reader.value("cluster") {
+        case nil, .null?:
+            self.cluster = nil
+        case .object?:
+            self.cluster = reader.object("cluster", default: nil) { ClusterConfiguration(reading: &$0) }
+        case .string?:
+            reader.report("cluster", ClusterDatabaseURL.misplacedMessage(expected: "expected an object or null"))
+        case let value?:
+            reader.report("cluster", "expected an object or null, got \(value.summary)")
+        }
     }
 
     /// Problems that span several keys, found after each key was read on its own.
@@ -55,6 +69,22 @@ extension RelayConfiguration {
         if let admin = self.admin.listen, admin == self.listen, admin.port != 0 {
             problems.append(.init(location: "admin.listen", message: "must differ from listen (\(self.listen))"))
         }
+        if let peer = self.cluster?.peer.listen {
+            for key in self.listenersSharingPeerAddress() {
+                problems.append(.init(location: "cluster.peer.listen", message: "must differ from \(key) (\(peer))"))
+            }
+        }
         return problems
+    }
+
+    /// The keys of the listeners, `listen` and `admin.listen`, that are set to the address of
+    /// `cluster.peer.listen`, which only one of them could bind. Port 0 gives each its own port.
+    /// The file's check and the command-line flags' (``ConfigurationOverrides``) both ask here.
+    func listenersSharingPeerAddress() -> [String] {
+        guard let peer = self.cluster?.peer.listen, peer.port != 0 else { return [] }
+        var keys: [String] = []
+        if peer == self.listen { keys.append("listen") }
+        if peer == self.admin.listen { keys.append("admin.listen") }
+        return keys
     }
 }

@@ -31,7 +31,7 @@ extension ConfigurationLoaderTests {
     @Test(
         "An unknown key's message lists the keys known at its level",
         arguments: [
-            (#"{"x": 1}"#, "admin, limits, listen, log, shutdownGraceSeconds, streams, upstream"),
+            (#"{"x": 1}"#, "admin, cluster, limits, listen, log, shutdownGraceSeconds, streams, upstream"),
             (
                 #"{"upstream": {"x": 1}}"#,
                 "connectTimeoutSeconds, health, idleTimeoutSeconds, maxConnections, resolveIntervalSeconds, responseTimeoutSeconds, servers, tls, url"

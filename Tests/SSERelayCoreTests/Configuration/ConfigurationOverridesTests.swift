@@ -178,4 +178,40 @@ struct ConfigurationOverridesTests {
         #expect(result.listen.port == 9090)
         #expect(result.admin.listen == nil)
     }
+
+    @Test("--listen or --admin onto cluster.peer.listen is rejected, naming the flag")
+    func flagsOntoPeerListener() throws {
+        var base = RelayConfiguration()
+        base.cluster = ClusterConfiguration(
+            database: ClusterDatabaseConfiguration(host: "db", user: "relay"),
+            peer: ClusterPeerConfiguration(listen: HostAndPort(host: "127.0.0.1", port: 8081), secretFile: "/s"))
+        let listen = try #require(Self.failure(ConfigurationOverrides(listen: "127.0.0.1:8081"), base: base))
+        #expect(
+            listen.problems == [
+                .init(location: "--listen", message: "must differ from cluster.peer.listen (127.0.0.1:8081)")
+            ])
+        let admin = try #require(Self.failure(ConfigurationOverrides(admin: "127.0.0.1:8081"), base: base))
+        #expect(
+            admin.problems == [
+                .init(location: "--admin", message: "must differ from cluster.peer.listen (127.0.0.1:8081)")
+            ])
+        // Both onto one address: the listeners' own check speaks first, as without a cluster.
+        let both = try #require(
+            Self.failure(ConfigurationOverrides(listen: "127.0.0.1:8081", admin: "127.0.0.1:8081"), base: base))
+        #expect(both.problems.map(\.location) == ["--admin"])
+        #expect(both.problems.first?.message == "must differ from listen (127.0.0.1:8081)")
+    }
+
+    @Test("Flags that keep the listeners off cluster.peer.listen, or a peer listener on port 0, are fine")
+    func flagsBesidePeerListener() throws {
+        var base = RelayConfiguration()
+        base.cluster = ClusterConfiguration(
+            database: ClusterDatabaseConfiguration(host: "db", user: "relay"),
+            peer: ClusterPeerConfiguration(listen: HostAndPort(host: "127.0.0.1", port: 0), secretFile: "/s"))
+        let ephemeral = try ConfigurationOverrides(listen: "127.0.0.1:0", admin: "127.0.0.1:0").applied(to: base)
+        #expect(ephemeral.cluster?.peer.listen == ephemeral.listen)
+        base.cluster?.peer.listen.port = 8081
+        let apart = try ConfigurationOverrides(listen: "127.0.0.1:8082", admin: "127.0.0.2:8081").applied(to: base)
+        #expect(apart.cluster == base.cluster)
+    }
 }

@@ -79,7 +79,7 @@ struct AdminListenerTests {
                     #expect(
                         Dictionary(uniqueKeysWithValues: outcomes) == [
                             "started": 2, "joined": 3, "resumed": 1, "no_content": 1, "replay_miss": 1,
-                            "rejected": 0, "abandoned": 0, "over_limit": 0, "rate_limited": 0,
+                            "rejected": 0, "abandoned": 0, "over_limit": 0, "rate_limited": 0, "forwarded": 0,
                         ])
                     #expect(metrics.value("sse_relay_upstream_streams_started_total") == 2)
                     #expect(metrics.value("sse_relay_events_received_total") == 10)
