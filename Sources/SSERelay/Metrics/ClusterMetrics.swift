@@ -126,8 +126,11 @@ struct ClusterMetrics: Sendable {
                     namespace: "sse_relay", metricName: "cluster_peer_connections", unitName: "total",
                     helpText: "Connections opened to another relay for forwarded requests, by peer."),
                 labels: [("peer", address)]),
-            failures: unrendered.makeCounter(descriptor: MetricNameDescriptor(namespace: "peer", metricName: "failures")),
-            inRotation: unrendered.makeGauge(descriptor: MetricNameDescriptor(namespace: "peer", metricName: "up")))
+            failures: unrendered.makeCounter(
+                descriptor: MetricNameDescriptor(
+                    namespace: "peer", metricName: "failures", unitName: "total", helpText: "unrendered")),
+            inRotation: unrendered.makeGauge(
+                descriptor: MetricNameDescriptor(namespace: "peer", metricName: "up", unitName: "", helpText: "unrendered")))
     }
 
     func record(_ outcome: ClaimOutcome) {
