@@ -130,7 +130,8 @@ struct ClusterMetrics: Sendable {
                 descriptor: MetricNameDescriptor(
                     namespace: "peer", metricName: "failures", unitName: "total", helpText: "unrendered")),
             inRotation: unrendered.makeGauge(
-                descriptor: MetricNameDescriptor(namespace: "peer", metricName: "up", unitName: "", helpText: "unrendered")))
+                descriptor: MetricNameDescriptor(
+                    namespace: "peer", metricName: "up", unitName: "", helpText: "unrendered")))
     }
 
     func record(_ outcome: ClaimOutcome) {
