@@ -7,6 +7,7 @@
 # Usage:
 #   bash deploy/postgres-throwaway.sh start DIR [--until-stdin-closes]
 #   bash deploy/postgres-throwaway.sh stop DIR [--remove]
+#   bash deploy/postgres-throwaway.sh resume DIR [--until-stdin-closes]
 #   bash deploy/postgres-throwaway.sh check
 #
 # start  Creates a cluster in DIR (made if missing; it must not hold one already) and starts
@@ -23,6 +24,12 @@
 #        removed. A test process uses it so that no server outlives it, however it ends.
 # stop   Stops the server of DIR (fast mode: open sessions are ended) and waits until it is
 #        gone; nothing to do when DIR holds no running server. --remove then removes DIR.
+# resume Starts the server of DIR again after a stop without --remove: the same cluster, data,
+#        password and port (so a client's URL still holds; a test of a database outage stops
+#        the server, then resumes it). Prints the URL as start does; nothing to start when it
+#        runs already. Exits non-zero with the end of the log on stderr when it does not start
+#        (such as when something else took the port meanwhile). --until-stdin-closes: as for
+#        start (stop ended the watcher start had).
 # check  Prints the directory of the server binaries and exits 0, or says on stderr what is
 #        missing and exits 69.
 #
@@ -45,7 +52,8 @@ fail() {
 }
 
 usage() {
-  echo "usage: bash deploy/postgres-throwaway.sh start DIR [--until-stdin-closes] | stop DIR [--remove] | check" >&2
+  echo "usage: bash deploy/postgres-throwaway.sh start DIR [--until-stdin-closes] | stop DIR [--remove]" \
+    "| resume DIR [--until-stdin-closes] | check" >&2
   exit 64
 }
 
@@ -267,6 +275,26 @@ stop() {
   if [ "$remove" = true ]; then rm -rf "$dir"; fi
 }
 
+resume() {
+  local dir=$1 until_stdin_closes=$2
+  [ -d "$dir/data" ] && [ -f "$dir/url" ] || fail "$dir holds no cluster to resume (start makes one)"
+  dir=$(cd "$dir" && pwd)
+  local url
+  url=$(cat "$dir/url")
+  if ! is_running "$dir"; then
+    # The port is the one in postgresql.conf, the URL's: if something took it meanwhile, the
+    # start fails, as it should (a client's URL would no longer reach this server).
+    if ! (close_inherited_descriptors && as_server_user "$bindir/pg_ctl" start -D "$dir/data" -l "$dir/log" -w -t 60 -s >&2); then
+      echo "postgres-throwaway: the server in $dir did not start again; the end of $dir/log:" >&2
+      tail -n 20 "$dir/log" >&2 2>/dev/null || true
+      stop_server "$dir" || true
+      exit 1
+    fi
+  fi
+  if [ "$until_stdin_closes" = true ] && [ ! -f "$dir/watcher.pid" ]; then start_watcher "$dir"; fi
+  echo "$url"
+}
+
 command=${1:-}
 case "$command" in
   start)
@@ -287,6 +315,16 @@ case "$command" in
       remove=true
     fi
     stop "$2" "$remove"
+    ;;
+  resume)
+    [ $# -ge 2 ] && [ $# -le 3 ] || usage
+    until_stdin_closes=false
+    if [ $# -eq 3 ]; then
+      [ "$3" = --until-stdin-closes ] || usage
+      until_stdin_closes=true
+    fi
+    bindir=$(find_bindir)
+    resume "$2" "$until_stdin_closes"
     ;;
   check)
     [ $# -eq 1 ] || usage

@@ -214,15 +214,10 @@ final class StreamRegistry: Sendable {
         }
     }
 
-    /// Every key held, with its newest generation: what a cluster relay renews its leases on.
-    func directoryLeases() -> [DirectoryLease] {
-        let newest = self.state.withLockedValue { state in state.generations.values.compactMap(\.last) }
-        return newest.map { generation in
-            let snapshot = generation.snapshot()
-            let state: DirectoryLease.State =
-                snapshot.isUpstreamOpen ? .active : snapshot.hasFailed ? .failed : .finished
-            return DirectoryLease(key: generation.key.directoryID, generation: generation.token, state: state)
-        }
+    /// The newest generation of every key held: in a cluster, the keys whose leases the relay
+    /// renews.
+    func newestGenerations() -> [Generation] {
+        self.state.withLockedValue { state in state.generations.values.compactMap(\.last) }
     }
 
     /// Counts (and logs, at most once a minute per header) a key that starts a generation of

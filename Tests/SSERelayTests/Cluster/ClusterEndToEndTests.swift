@@ -174,7 +174,8 @@ struct ClusterEndToEndTests {
             #expect(
                 try await cluster.server.psql("SELECT peer_address FROM \(cluster.table)") == peer)
             // The generation is recorded at the next renewal.
-            await cluster.relays[0].server.cluster?.node.renew(cluster.relays[0].server.streams.directoryLeases())
+            await cluster.relays[0].server.cluster?.node.renew(
+                cluster.relays[0].server.streams.newestGenerations().map(DirectoryLease.init(newestOf:)))
             #expect(
                 try await cluster.server.psql("SELECT generation, state FROM \(cluster.table)")
                     == "\(generation)|finished")

@@ -60,7 +60,7 @@ final class ClusterBinding: Sendable {
             try? await channel.close()
             throw ChannelError.unknownLocalAddress
         }
-        let advertised = configuration.peer.advertise?.description ?? localAddress.hostAndPort
+        let advertised = configuration.peer.advertisedAddress(boundPort: localAddress.port ?? 0).description
         let clusterMetrics = ClusterMetrics(registry: metrics.registry)
         let directory = PostgresStreamDirectory(
             configuration: configuration.database, password: secrets.databasePassword, logger: logger)
@@ -75,7 +75,9 @@ final class ClusterBinding: Sendable {
         let work = Task {
             await withDiscardingTaskGroup { tasks in
                 tasks.addTask { await directory.run() }
-                tasks.addTask { await node.renewPeriodically { registry.directoryLeases() } }
+                tasks.addTask {
+                    await node.renewPeriodically { registry.newestGenerations().map(DirectoryLease.init(newestOf:)) }
+                }
             }
         }
         await node.start()
