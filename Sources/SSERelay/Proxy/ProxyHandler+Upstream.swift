@@ -18,9 +18,7 @@ extension ProxyHandler: UpstreamResponseReceiver {
         else {
             return self.exchange(exchange, failed: .noServerLeft)
         }
-        // A forwarded stream holds its connection for its whole life, like a generation's.
-        let acquire = exchange.peerForward == nil ? pool.acquire : pool.acquireForStream
-        acquire { result in
+        let attach: UpstreamConnectionPool.Acquisition = { result in
             switch result {
             case .success(let connection):
                 guard self.exchange === exchange else {
@@ -62,6 +60,12 @@ extension ProxyHandler: UpstreamResponseReceiver {
                 }
                 self.exchange(exchange, failed: error)
             }
+        }
+        if exchange.peerForward == nil {
+            pool.acquire(attach)
+        } else {
+            // A forwarded stream holds its connection for its whole life, like a generation's.
+            pool.acquireForStream(attach)
         }
     }
 

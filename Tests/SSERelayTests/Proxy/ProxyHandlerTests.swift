@@ -38,7 +38,13 @@ struct ProxyHandlerTests {
         /// The pool of the first server.
         var pool: UpstreamConnectionPool { self.balancer.pools[0] }
 
-        init(configuration: RelayConfiguration = RelayConfiguration()) throws {
+        /// - Parameters:
+        ///   - cluster: the relay's part in a cluster, for the cluster tests.
+        ///   - isPeerListener: whether the client connection came in on the peer listener.
+        init(
+            configuration: RelayConfiguration = RelayConfiguration(), cluster: ClusterNode? = nil,
+            isPeerListener: Bool = false
+        ) throws {
             let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
             let metrics = RelayMetrics()
             self.metrics = metrics
@@ -79,7 +85,7 @@ struct ProxyHandlerTests {
             let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
             let handler = ProxyHandler(
                 settings: ProxySettingsStore(configuration), upstreams: self.balancer, registry: self.registry,
-                logger: logger, codecHandlers: [encoder, decoder])
+                cluster: cluster, isPeerListener: isPeerListener, logger: logger, codecHandlers: [encoder, decoder])
             try self.client.pipeline.syncOperations.addHandlers([encoder, decoder, handler])
             opened = { [unowned self] in
                 self.upstreams.append($0)
