@@ -40,21 +40,12 @@ final class ClusterBinding: Sendable {
         // The node needs the listener's address and the listener's connections need the node:
         // nobody knows the address before the listener is bound, so no connection comes first.
         let bound = NIOLockedValueBox<ClusterNode?>(nil)
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 1024)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        AcceptBackoff(listener: "peer", metrics: metrics, logger: logger))
-                }
-            }
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    guard let node = bound.withLockedValue({ $0 }) else { throw ChannelError.ioOnClosedChannel }
-                    try initializeChannel(channel, node)
-                }
-            }
+        let bootstrap = ProxyServer.listenerBootstrap(
+            "peer", group: group, backlog: 1024, metrics: metrics, logger: logger
+        ) { channel in
+            guard let node = bound.withLockedValue({ $0 }) else { throw ChannelError.ioOnClosedChannel }
+            try initializeChannel(channel, node)
+        }
         let channel = try await ListenerSource.address(configuration.peer.listen).bind(bootstrap)
         guard let localAddress = channel.localAddress else {
             try? await channel.close()

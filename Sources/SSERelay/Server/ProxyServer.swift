@@ -113,25 +113,13 @@ public final class ProxyServer: Sendable {
             }
         }
         let clusterNode = cluster?.node
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 4096)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        AcceptBackoff(listener: "proxy", metrics: metrics, logger: logger))
-                }
-            }
-            // The client sockets' options are set in the initializer, synchronously: the
-            // bootstrap's child options go through a chain of futures for every accepted
-            // connection, which costs more than the two system calls themselves.
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try Self.initializeClientChannel(
-                        channel, settings: settings, pools: pools, registry: registry, connections: connections,
-                        cluster: clusterNode, isPeerListener: false, logger: logger)
-                }
-            }
+        let bootstrap = Self.listenerBootstrap(
+            "proxy", group: group, backlog: 4096, metrics: metrics, logger: logger
+        ) { channel in
+            try Self.initializeClientChannel(
+                channel, settings: settings, pools: pools, registry: registry, connections: connections,
+                cluster: clusterNode, isPeerListener: false, logger: logger)
+        }
         let channel: any Channel
         do {
             channel = try await (listener ?? .address(configuration.listen)).bind(bootstrap)
@@ -157,6 +145,30 @@ public final class ProxyServer: Sendable {
             cluster: cluster,
             logger: logger
         )
+    }
+
+    /// A listener's bootstrap: address reuse, `backlog`, an ``AcceptBackoff`` named `listener`,
+    /// and `initializeChild` for every accepted connection.
+    ///
+    /// The client sockets' options are set in that initializer, synchronously: the bootstrap's
+    /// child options go through a chain of futures for every accepted connection, which costs
+    /// more than the two system calls themselves.
+    static func listenerBootstrap(
+        _ listener: String, group: any EventLoopGroup, backlog: Int32, metrics: RelayMetrics, logger: Logger,
+        initializeChild: @escaping @Sendable (any Channel) throws -> Void
+    ) -> ServerBootstrap {
+        ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: backlog)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        AcceptBackoff(listener: listener, metrics: metrics, logger: logger))
+                }
+            }
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try initializeChild(channel) }
+            }
     }
 
     /// One `info` line with the budgets in force, and a warning when explicit values promise
