@@ -48,11 +48,13 @@ extension ProxyHandler {
                 self.logger.notice(
                     "a forwarded stream request's key is held by a third relay; telling the client to retry",
                     metadata: ["owner": "\(owner.peerAddress)"])
+                self.registry.metrics.record(.rejected)
                 exchange.record.outcome = .stream(.rejected)
                 self.answerRetry(exchange, route: route, comment: "the stream moved, retrying")
             case .forward(let owner):
                 self.forward(exchange, route: route, to: owner, cluster: cluster)
             case .refuse:
+                self.registry.metrics.record(.rejected)
                 exchange.record.outcome = .stream(.rejected)
                 self.answerRetry(exchange, route: route, comment: "this relay is shutting down, retrying")
             }

@@ -109,5 +109,8 @@ struct ProxyHandlerClusterTests {
         #expect(answer.contains(": this relay is shutting down, retrying\n"))
         #expect(harness.upstreams.isEmpty)
         #expect(harness.registry.all.isEmpty)
+        #expect(
+            try RelayMetricsProbe.value(harness.metrics, "sse_relay_stream_requests_total", ["outcome": "rejected"])
+                == 1)
     }
 }
