@@ -63,15 +63,23 @@ final class ClusterBinding: Sendable {
                 logger: logger),
             metrics: clusterMetrics, logger: logger)
         bound.withLockedValue { $0 = node }
-        let work = Task {
+        // Detached, so that it carries no graceful-shutdown context: postgres-nio's client shuts
+        // its pool down when the service's graceful shutdown begins, but a draining relay must
+        // keep renewing its leases until its drain is over. `stop()` cancels it, after the
+        // leases are released.
+        let (prepared, preparedSignal) = AsyncStream.makeStream(of: Never.self)
+        let work = Task.detached {
             await withDiscardingTaskGroup { tasks in
                 tasks.addTask { await directory.run() }
                 tasks.addTask {
+                    // Prepared once the client runs; the relay listens only then (or degraded).
+                    await node.start()
+                    preparedSignal.finish()
                     await node.renewPeriodically { registry.newestGenerations().map(DirectoryLease.init(newestOf:)) }
                 }
             }
         }
-        await node.start()
+        for await _ in prepared {}
         let database = configuration.database
         logger.notice(
             "cluster mode: stream keys are claimed in the directory",
