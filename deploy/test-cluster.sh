@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Cluster-mode integration test (docs/scale-out.md, "With a database: the cluster
 # directory"): relays that share a directory of stream ownership in a real PostgreSQL, behind a
-# real HAProxy that spreads requests
-# round-robin, so the clients of one conversation reach different relays. All on 127.0.0.1.
+# real HAProxy that spreads requests round-robin, so the clients of one conversation reach
+# different relays. All on 127.0.0.1.
 #
 #   1. 30 clients on 10 conversations, concurrently: exactly 10 upstream starts; every client
 #      gets every event once, in order (the relays that do not hold a key forward to the one
