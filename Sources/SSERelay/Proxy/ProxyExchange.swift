@@ -46,9 +46,17 @@ final class ProxyExchange {
     var forwardedClientAddress: String?
 
     /// A stream request on its way to the relay that holds its key.
-    struct PeerForward {
+    ///
+    /// A class, so that the pass-through path's checks of ``peerForward`` compare a pointer
+    /// with `nil` rather than copy an optional route configuration out of the exchange.
+    final class PeerForward {
         let pool: UpstreamConnectionPool
         let route: StreamRouteConfiguration
+
+        init(pool: UpstreamConnectionPool, route: StreamRouteConfiguration) {
+            self.pool = pool
+            self.route = route
+        }
     }
 
     init(request: HTTPRequestHead, upgrade: String?, startTime: NIODeadline) {
