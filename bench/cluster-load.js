@@ -15,75 +15,26 @@
 const { execFile } = require('child_process');
 const fs = require('fs');
 const http = require('http');
+const support = require('../deploy/lib/test-support');
 
 const [mode, setupJSON, countArg, secondsArg] = process.argv.slice(2);
 const setup = JSON.parse(setupJSON);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const sum = (values) => values.reduce((a, b) => a + b, 0);
+const { sleep, sum, parseMetrics, histogramOf } = support;
 const round = (value, digits = 3) => Number(value.toFixed(digits));
 
-function getText(hostPort, path, timeoutMs = 10000) {
-  const [host, port] = hostPort.split(':');
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host, port: Number(port), path, agent: false, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => { body += chunk; });
-      res.on('end', () => resolve({ status: res.statusCode, body }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${path}: timeout`)));
-    req.on('error', reject);
-  });
-}
-
-function parseMetrics(text) {
-  const samples = [];
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#') || line.trim() === '') continue;
-    const match = line.match(/^([a-zA-Z_:][\w:]*)(?:\{([^}]*)\})?\s+(\S+)/);
-    if (!match) continue;
-    const labels = {};
-    for (const label of (match[2] || '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[label[1]] = label[2];
-    samples.push({ name: match[1], labels, value: Number(match[3]) });
-  }
-  return samples;
-}
+const getText = (hostPort, path, timeoutMs = 10000) => support.getText(hostPort, path, timeoutMs);
 
 async function metrics(relay) {
   return parseMetrics((await getText(relay.admin, '/metrics')).body);
 }
 
-function value(samplesList, name, labels = {}) {
-  return sum(samplesList.flat().filter((s) => s.name === name &&
-    Object.entries(labels).every(([k, v]) => s.labels[k] === v)).map((s) => s.value));
-}
+const value = (samplesList, name, labels = {}) => support.metricValue(samplesList, name, labels);
 
 // Quantile of a Prometheus histogram from its cumulative buckets, by linear interpolation
 // inside the bucket where it falls (as histogram_quantile does): an estimate, at the buckets'
 // resolution (0.25, 0.5, 1, 2, 5, 10, 25 ms, ...).
 function histogramQuantile(samplesList, name, labels, q) {
-  const byLe = new Map();
-  for (const s of samplesList.flat()) {
-    if (s.name !== `${name}_bucket` || !Object.entries(labels).every(([k, v]) => s.labels[k] === v)) continue;
-    const le = s.labels.le === '+Inf' ? Infinity : Number(s.labels.le);
-    byLe.set(le, (byLe.get(le) || 0) + s.value);
-  }
-  const buckets = [...byLe.entries()].sort((a, b) => a[0] - b[0]);
-  const count = buckets.length ? buckets[buckets.length - 1][1] : 0;
-  if (count === 0) return NaN;
-  const rank = q * count;
-  let lower = 0;
-  let below = 0;
-  for (const [le, cumulative] of buckets) {
-    if (cumulative >= rank) {
-      if (!Number.isFinite(le)) return Infinity;
-      return cumulative > below ? lower + ((le - lower) * (rank - below)) / (cumulative - below) : le;
-    }
-    lower = le;
-    below = cumulative;
-  }
-  return Infinity;
+  return support.histogramQuantile(histogramOf(samplesList, name, labels), q);
 }
 
 function claimLatency(samplesList) {

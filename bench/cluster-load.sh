@@ -26,6 +26,7 @@
 # Prints the figures as text and one JSON line (FIGURES {...}).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source deploy/lib/test-support.sh
 conversations=${1:-1000}
 starts=${2:-200}
 # Three relays with CONVERSATIONS streams each hold a client and an upstream socket per stream,
@@ -63,15 +64,7 @@ cp "$pgdir/password" "$work/pg-password"
 od -An -tx1 -N24 /dev/urandom | tr -d ' \n' >"$work/peer-secret"
 chmod 600 "$work/pg-password" "$work/peer-secret"
 
-FIXTURE_STANDALONE=1 node Tests/SSERelayTests/Fixtures/backend.js 0 >"$work/fixture.out" 2>"$work/fixture.log" &
-pids+=($!)
-fixture_port=""
-for ((i = 0; i < 100; i++)); do
-  fixture_port=$(grep -o '"port": *[0-9]*' "$work/fixture.out" 2>/dev/null | grep -o '[0-9]*$' || true)
-  [ -n "$fixture_port" ] && break
-  sleep 0.1
-done
-[ -n "$fixture_port" ] || { echo "cluster-load: the fixture backend did not start" >&2; exit 1; }
+start_fixture cluster-load "$work"
 
 # Every client is 127.0.0.1 here: no start-rate budget. Lease settings: the defaults.
 common='"limits": { "streamStartsPerClientPerMinute": 0, "maxLingeringPerClient": 100000 }'

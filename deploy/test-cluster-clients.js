@@ -23,6 +23,7 @@ const fs = require('fs');
 const http = require('http');
 const net = require('net');
 const path = require('path');
+const support = require('./lib/test-support');
 
 const setup = JSON.parse(process.argv[2]);
 const started = Date.now();
@@ -34,18 +35,11 @@ const RENEW_SECONDS = 1;
 
 // ---- small helpers ----------------------------------------------------------------------
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
-const log = (...args) => console.log(`[${elapsed()}]`, ...args);
-const sum = (values) => values.reduce((a, b) => a + b, 0);
-
-function check(ok, message) {
-  if (!ok) {
-    failures.push(message);
-    console.log(`FAIL: ${message}`);
-  }
-  return ok;
-}
+const {
+  sleep, sum, percentile, reporter, poll, getText, getJSON, parseMetrics, metricValue, histogramOf,
+  histogramQuantile,
+} = support;
+const { elapsed, log, check } = reporter(started, failures);
 
 function pass(message) {
   console.log(`PASS: ${message}`);
@@ -55,43 +49,6 @@ function pass(message) {
 function verdict(phase, failuresBefore, summary) {
   if (failures.length === failuresBefore) pass(`${phase}: ${summary}`);
   else console.log(`FAIL: ${phase}: ${failures.length - failuresBefore} check(s) failed (see above)`);
-}
-
-// Polls `probe` (sync or async) every `everyMs` until it returns a truthy value, at most
-// `tries` times; throws with `what` otherwise. Every wait in this test is bounded this way.
-async function poll(what, probe, { tries = 100, everyMs = 100 } = {}) {
-  for (let i = 0; i < tries; i++) {
-    const value = await probe();
-    if (value) return value;
-    await sleep(everyMs);
-  }
-  throw new Error(`timed out after ${(tries * everyMs) / 1000} s waiting for ${what}`);
-}
-
-function getText(hostPort, urlPath, timeoutMs = 3000) {
-  const [host, port] = hostPort.split(':');
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host, port: Number(port), path: urlPath, agent: false, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => { body += chunk; });
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${urlPath}: timeout`)));
-    req.on('error', reject);
-  });
-}
-
-async function getJSON(hostPort, urlPath) {
-  const { status, body } = await getText(hostPort, urlPath);
-  if (status !== 200) throw new Error(`GET http://${hostPort}${urlPath}: ${status}`);
-  return JSON.parse(body);
-}
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 function runScript(args, timeoutMs = 60000) {
@@ -253,27 +210,9 @@ async function holders(liveRelays, prefix) {
 
 // ---- metrics ----------------------------------------------------------------------------
 
-function parseMetrics(text) {
-  const samples = [];
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#') || line.trim() === '') continue;
-    const match = line.match(/^([a-zA-Z_:][\w:]*)(?:\{([^}]*)\})?\s+(\S+)/);
-    if (!match) continue;
-    const labels = {};
-    for (const label of (match[2] || '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[label[1]] = label[2];
-    samples.push({ name: match[1], labels, value: Number(match[3]) });
-  }
-  return samples;
-}
-
 async function metricsOf(relay) {
   const { body } = await getText(relay.admin, '/metrics');
   return parseMetrics(body);
-}
-
-function metricValue(samples, name, labels = {}) {
-  return sum(samples.filter((s) => s.name === name &&
-    Object.entries(labels).every(([k, v]) => s.labels[k] === v)).map((s) => s.value));
 }
 
 // The last /metrics of every relay, taken before it is stopped or killed (and, for those alive,
@@ -284,47 +223,9 @@ async function snapshot(relay) {
   try { lastMetrics[relay.name] = await metricsOf(relay); } catch (error) { /* it may be going */ }
 }
 
-// Quantiles of a Prometheus histogram, estimated from its cumulative buckets by linear
-// interpolation inside the bucket where the quantile falls (as histogram_quantile does).
-function histogramQuantile(buckets, q) {
-  const finite = buckets.filter((b) => Number.isFinite(b.le)).sort((a, b) => a.le - b.le);
-  const total = buckets.find((b) => !Number.isFinite(b.le));
-  const count = total ? total.count : (finite.length ? finite[finite.length - 1].count : 0);
-  if (count === 0) return NaN;
-  const rank = q * count;
-  let lower = 0;
-  let below = 0;
-  for (const bucket of finite) {
-    if (bucket.count >= rank) {
-      const inBucket = bucket.count - below;
-      return inBucket > 0 ? lower + ((bucket.le - lower) * (rank - below)) / inBucket : bucket.le;
-    }
-    lower = bucket.le;
-    below = bucket.count;
-  }
-  return Infinity; // above the largest finite bucket
-}
-
-function histogramOf(samplesList, name, labels) {
-  const byLe = new Map();
-  for (const samples of samplesList) {
-    for (const s of samples) {
-      if (s.name !== `${name}_bucket`) continue;
-      if (!Object.entries(labels).every(([k, v]) => s.labels[k] === v)) continue;
-      const le = s.labels.le === '+Inf' ? Infinity : Number(s.labels.le);
-      byLe.set(le, (byLe.get(le) || 0) + s.value);
-    }
-  }
-  return [...byLe.entries()].map(([le, count]) => ({ le, count }));
-}
-
 // ---- the fixture ----------------------------------------------------------------------------
 
-async function startsOf(conversations) {
-  const entries = await Promise.all(conversations.map(async (c) =>
-    [c, (await getJSON(setup.fixture, `/api/conversation/${encodeURIComponent(c)}/stats`)).starts]));
-  return Object.fromEntries(entries);
-}
+const startsOf = (conversations) => support.startsOf(setup.fixture, conversations);
 
 // ---- an EventSource-like client -----------------------------------------------------------
 

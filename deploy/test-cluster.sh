@@ -40,11 +40,10 @@
 # killed on exit, and the PostgreSQL server is stopped and its directory removed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source deploy/lib/test-support.sh
 
 relay_bin=${SSE_RELAY_BIN:-.build/debug/sse-relay}
-for tool in haproxy node; do
-  command -v "$tool" >/dev/null 2>&1 || { echo "test-cluster: $tool is not installed" >&2; exit 1; }
-done
+require_tools test-cluster haproxy node
 [ -x "$relay_bin" ] || { echo "test-cluster: no relay binary at $relay_bin (swift build first)" >&2; exit 1; }
 pg_bindir=$(bash deploy/postgres-throwaway.sh check)
 
@@ -85,10 +84,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_port() {
-  node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
-}
-
 # PostgreSQL 15 (Debian's, or whatever postgres-throwaway.sh finds), fresh.
 pg_url=$(bash deploy/postgres-throwaway.sh start "$pgdir" 2>"$work/postgres-start.log") || {
   echo "test-cluster: the throwaway PostgreSQL did not start" >&2
@@ -98,15 +93,7 @@ pg_url=$(bash deploy/postgres-throwaway.sh start "$pgdir" 2>"$work/postgres-star
 cp "$pgdir/password" "$work/pg-password"
 
 # The fixture backend (standalone: it does not wait on our stdin).
-FIXTURE_STANDALONE=1 node Tests/SSERelayTests/Fixtures/backend.js 0 >"$work/fixture.out" 2>"$work/fixture.log" &
-pids+=($!)
-fixture_port=""
-for ((i = 0; i < 100; i++)); do
-  fixture_port=$(grep -o '"port": *[0-9]*' "$work/fixture.out" 2>/dev/null | grep -o '[0-9]*$' || true)
-  [ -n "$fixture_port" ] && break
-  sleep 0.1
-done
-[ -n "$fixture_port" ] || { echo "test-cluster: the fixture backend did not start" >&2; exit 1; }
+start_fixture test-cluster "$work"
 
 # The relays' configuration. Behind HAProxy: budgets by X-Forwarded-For, and no start-rate
 # limit or lingering budget in the way of the test's own churn (every client is 127.0.0.1).
@@ -191,11 +178,7 @@ EOF
 haproxy -q -c -f "$work/haproxy.cfg"
 haproxy -db -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 &
 pids+=($!)
-for ((i = 0; i < 100; i++)); do
-  [ -S "$work/haproxy.sock" ] && break
-  sleep 0.1
-done
-[ -S "$work/haproxy.sock" ] || { echo "test-cluster: HAProxy did not start" >&2; exit 1; }
+wait_for_socket test-cluster "$work/haproxy.sock" HAProxy
 
 echo "postgres $pg_url; fixture 127.0.0.1:$fixture_port; haproxy 127.0.0.1:$haproxy_port"
 setup=$(printf '{"haproxy":"127.0.0.1:%s","haproxySocket":"%s","fixture":"127.0.0.1:%s","relayBin":"%s","relayConfig":"%s","work":"%s","pgDir":"%s","pgUrl":"%s","pgPasswordFile":"%s","psql":"%s","slots":["slot1","slot2","slot3","slot4"]}' \
@@ -203,10 +186,5 @@ setup=$(printf '{"haproxy":"127.0.0.1:%s","haproxySocket":"%s","fixture":"127.0.
   "$work/relay.json" "$work" "$pgdir" "$pg_url" "$work/pg-password" "$pg_bindir/psql")
 if node deploy/test-cluster-clients.js "$setup"; then status=0; fi
 
-duration=$(( ($(date +%s%N) - began) / 1000000 ))
-if [ "$status" -eq 0 ]; then
-  echo "test-cluster: passed in $((duration / 1000)).$(printf %03d $((duration % 1000))) s"
-else
-  echo "test-cluster: FAILED after $((duration / 1000)).$(printf %03d $((duration % 1000))) s"
-fi
+print_result test-cluster "$status" "$began"
 exit "$status"

@@ -18,6 +18,7 @@
 const crypto = require('crypto');
 const http = require('http');
 const net = require('net');
+const support = require('./lib/test-support');
 
 const setup = JSON.parse(process.argv[2]);
 const started = Date.now();
@@ -26,49 +27,10 @@ const BACKEND = 'relays_by_conversation';
 
 // ---- small helpers ----------------------------------------------------------------------
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
-const log = (...args) => console.log(`[${elapsed()}]`, ...args);
-
-function check(ok, message) {
-  if (!ok) {
-    failures.push(message);
-    console.log(`FAIL: ${message}`);
-  }
-  return ok;
-}
-
-// Polls `probe` (sync or async) every `everyMs` until it returns a truthy value, at most
-// `tries` times; throws with `what` otherwise. Every wait in this test is bounded this way.
-async function poll(what, probe, { tries = 100, everyMs = 100 } = {}) {
-  for (let i = 0; i < tries; i++) {
-    const value = await probe();
-    if (value) return value;
-    await sleep(everyMs);
-  }
-  throw new Error(`timed out after ${(tries * everyMs) / 1000} s waiting for ${what}`);
-}
-
-function getText(hostPort, path, timeoutMs = 3000) {
-  const [host, port] = hostPort.split(':');
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host, port: Number(port), path, agent: false, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => { body += chunk; });
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${path}: timeout`)));
-    req.on('error', reject);
-  });
-}
-
-async function getJSON(hostPort, path) {
-  const { status, body } = await getText(hostPort, path);
-  if (status !== 200) throw new Error(`GET http://${hostPort}${path}: ${status}`);
-  return JSON.parse(body);
-}
+const { sleep, sum, percentile, reporter, poll, getText, getJSON } = support;
+const { elapsed, log, check } = reporter(started, failures);
+const fixtureStarts = (conversation) => support.fixtureStarts(setup.fixture, conversation);
+const startsOf = (conversations) => support.startsOf(setup.fixture, conversations);
 
 // HAProxy's runtime API: `show stat` as CSV, reduced to {server name: status} of one backend.
 function haproxyStates(backend = BACKEND) {
@@ -93,22 +55,6 @@ function haproxyStates(backend = BACKEND) {
       resolve(states);
     });
   });
-}
-
-async function fixtureStarts(conversation) {
-  return (await getJSON(setup.fixture, `/api/conversation/${encodeURIComponent(conversation)}/stats`)).starts;
-}
-
-async function startsOf(conversations) {
-  const entries = await Promise.all(conversations.map(async (c) => [c, await fixtureStarts(c)]));
-  return Object.fromEntries(entries);
-}
-
-const sum = (values) => values.reduce((a, b) => a + b, 0);
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 // Which relay holds which conversation, from each live relay's GET /streams.

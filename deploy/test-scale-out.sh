@@ -22,11 +22,10 @@
 # Every wait is bounded; every process started here is killed on exit.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source deploy/lib/test-support.sh
 
 relay_bin=${SSE_RELAY_BIN:-.build/debug/sse-relay}
-for tool in haproxy node; do
-  command -v "$tool" >/dev/null 2>&1 || { echo "test-scale-out: $tool is not installed" >&2; exit 1; }
-done
+require_tools test-scale-out haproxy node
 [ -x "$relay_bin" ] || { echo "test-scale-out: no relay binary at $relay_bin (swift build first)" >&2; exit 1; }
 
 began=$(date +%s%N)
@@ -51,32 +50,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Waits up to 10 s (100 × 0.1 s) for a JSON log line's "key":"host:port" in a file.
-address_in() {
-  local file=$1 key=$2 i found
-  for ((i = 0; i < 100; i++)); do
-    found=$(grep -o "\"$key\":\"127\.0\.0\.1:[0-9]*\"" "$file" 2>/dev/null | head -n 1 | cut -d'"' -f4 || true)
-    if [ -n "$found" ]; then echo "$found"; return 0; fi
-    sleep 0.1
-  done
-  echo "test-scale-out: no \"$key\" address in $file after 10 s" >&2
-  return 1
-}
-
-free_port() {
-  node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
-}
-
 # The fixture backend (standalone: it does not wait on our stdin).
-FIXTURE_STANDALONE=1 node Tests/SSERelayTests/Fixtures/backend.js 0 >"$work/fixture.out" 2>"$work/fixture.log" &
-pids+=($!)
-fixture_port=""
-for ((i = 0; i < 100; i++)); do
-  fixture_port=$(grep -o '"port": *[0-9]*' "$work/fixture.out" 2>/dev/null | grep -o '[0-9]*$' || true)
-  [ -n "$fixture_port" ] && break
-  sleep 0.1
-done
-[ -n "$fixture_port" ] || { echo "test-scale-out: the fixture backend did not start" >&2; exit 1; }
+start_fixture test-scale-out "$work"
 
 # Three relays on ports of their choosing, read back from their "sse-relay listening" line.
 # Behind HAProxy, as docs/scale-out.md recommends: the per-client budgets read the browser's
@@ -89,8 +64,8 @@ for n in 1 2 3; do
     --log-level notice 2>"$work/relay$n.log" &
   pid=$!
   pids+=("$pid")
-  listen[$n]=$(address_in "$work/relay$n.log" listen)
-  admin[$n]=$(address_in "$work/relay$n.log" admin)
+  listen[$n]=$(address_in test-scale-out "$work/relay$n.log" listen)
+  admin[$n]=$(address_in test-scale-out "$work/relay$n.log" admin)
   relays_json+="${relays_json:+,}{\"name\":\"relay$n\",\"pid\":$pid,\"listen\":\"${listen[$n]}\",\"admin\":\"${admin[$n]}\"}"
 done
 
@@ -119,11 +94,7 @@ fi
 haproxy -q -c -f "$work/haproxy.cfg"
 haproxy -db -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 &
 pids+=($!)
-for ((i = 0; i < 100; i++)); do
-  [ -S "$work/haproxy.sock" ] && break
-  sleep 0.1
-done
-[ -S "$work/haproxy.sock" ] || { echo "test-scale-out: HAProxy did not start" >&2; exit 1; }
+wait_for_socket test-scale-out "$work/haproxy.sock" HAProxy
 
 echo "fixture 127.0.0.1:$fixture_port; haproxy 127.0.0.1:$haproxy_port;" \
   "relays ${listen[1]} ${listen[2]} ${listen[3]} (admin ${admin[1]} ${admin[2]} ${admin[3]})"
@@ -145,10 +116,5 @@ if [ -s "$work/drained.pid" ]; then
   fi
 fi
 
-duration=$(( ($(date +%s%N) - began) / 1000000 ))
-if [ "$status" -eq 0 ]; then
-  echo "test-scale-out: passed in $((duration / 1000)).$(printf %03d $((duration % 1000))) s"
-else
-  echo "test-scale-out: FAILED after $((duration / 1000)).$(printf %03d $((duration % 1000))) s"
-fi
+print_result test-scale-out "$status" "$began"
 exit "$status"
