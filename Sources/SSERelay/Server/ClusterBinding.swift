@@ -13,17 +13,14 @@ final class ClusterBinding: Sendable {
     let peerAddress: SocketAddress
     private let peerChannel: any Channel
     private let work: Task<Void, Never>
-    private let logger: Logger
 
     private init(
-        node: ClusterNode, peerAddress: SocketAddress, peerChannel: any Channel, work: Task<Void, Never>,
-        logger: Logger
+        node: ClusterNode, peerAddress: SocketAddress, peerChannel: any Channel, work: Task<Void, Never>
     ) {
         self.node = node
         self.peerAddress = peerAddress
         self.peerChannel = peerChannel
         self.work = work
-        self.logger = logger
     }
 
     /// Reads the secrets, binds the peer listener (whose connections `initializeChannel` sets
@@ -89,7 +86,7 @@ final class ClusterBinding: Sendable {
                 "database": "\(database.host):\(database.port)/\(database.database)", "table": "\(database.table)",
                 "degraded": "\(node.isDegraded)",
             ])
-        return ClusterBinding(node: node, peerAddress: localAddress, peerChannel: channel, work: work, logger: logger)
+        return ClusterBinding(node: node, peerAddress: localAddress, peerChannel: channel, work: work)
     }
 
     /// The cluster's part of a drain, once every connection finished: the peer listener stays
