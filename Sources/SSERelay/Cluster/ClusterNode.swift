@@ -167,8 +167,9 @@ final class ClusterNode: Sendable {
 
     // MARK: Start
 
-    /// Creates the directory's table if it is missing. A database that cannot be reached does
-    /// not stop the relay: it starts degraded and prepares the table when the database answers.
+    /// Creates the directory's table if it is missing, within `cluster.directoryTimeoutSeconds`
+    /// (the relay listens once this returns). A database that cannot be reached does not stop
+    /// the relay: it starts degraded and prepares the table when the database answers.
     func start() async {
         do {
             try await self.prepare()
@@ -178,7 +179,7 @@ final class ClusterNode: Sendable {
     }
 
     private func prepare() async throws {
-        try await self.bounded(batch: true) { directory, _, _ in try await directory.prepare() }
+        try await self.bounded { directory, _, _ in try await directory.prepare() }
         self.state.withLockedValue { $0.isPrepared = true }
     }
 
