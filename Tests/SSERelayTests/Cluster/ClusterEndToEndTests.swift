@@ -28,8 +28,13 @@ struct ClusterEndToEndTests {
         }
     }
 
+    /// - Parameter directoryTimeout: `cluster.directoryTimeoutSeconds`. Long by default: the
+    ///   suite runs beside hundreds of tests on two cores, ten times slower under a sanitizer,
+    ///   and a claim that timed out would make the relay serve degraded, which only the test of
+    ///   degraded mode wants.
     private func withCluster<Result>(
-        relays count: Int, server: ThrowawayPostgres? = nil, _ body: (Cluster) async throws -> Result
+        relays count: Int, server: ThrowawayPostgres? = nil, directoryTimeout: Double = 60,
+        _ body: (Cluster) async throws -> Result
     ) async throws -> Result {
         let server = try await { () async throws -> ThrowawayPostgres in
             if let server { return server }
@@ -53,10 +58,12 @@ struct ClusterEndToEndTests {
                         // A stopping relay keeps its peer listener open for a client's retry
                         // time after its last connection; a short one keeps the tests short.
                         configuration.streams[0].retryMs = 200
-                        configuration.cluster = ClusterConfiguration(
+                        var cluster = ClusterConfiguration(
                             database: database,
                             peer: ClusterPeerConfiguration(
                                 listen: HostAndPort(host: "127.0.0.1", port: 0), secretFile: secretFile.path))
+                        cluster.directoryTimeoutSeconds = directoryTimeout
+                        configuration.cluster = cluster
                     })
             }
         } catch {
@@ -187,7 +194,7 @@ struct ClusterEndToEndTests {
     @Test("with the database gone a relay serves as a single node, without waiting once it knows")
     func degraded() async throws {
         let server = try await ThrowawayPostgres.start()
-        try await withCluster(relays: 1, server: server) { cluster in
+        try await withCluster(relays: 1, server: server, directoryTimeout: 2) { cluster in
             let relay = cluster.relays[0]
             try await server.stop()
             for _ in 0..<2 {
