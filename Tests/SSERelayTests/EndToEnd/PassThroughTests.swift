@@ -156,10 +156,14 @@ struct PassThroughTests {
     @Test("one client connection carries many requests over one pooled upstream connection")
     func keepAliveReuse() async throws {
         struct Stats: Decodable { var connections: Int }
-        // The pooled connection must outlive any pause between two requests: under
-        // ThreadSanitizer beside the whole suite, one pause outlasted the default 4 s idle
-        // timeout, and the pool rightly opened a second connection.
-        try await withRelay(dedicatedBackend: true, { $0.upstream.idleTimeoutSeconds = 300 }) { relay in
+        // The pooled connection must outlive any pause between two requests, on both sides:
+        // under ThreadSanitizer beside the whole suite, one pause outlasted the relay's default
+        // 4 s idle timeout, and another Node's 5 s keep-alive timeout, and a second connection
+        // was rightly opened.
+        let backend = try await BackendProcess.start(keepAliveSeconds: 300)
+        defer { backend.stop() }
+        let relay = try await RelayUnderTest.start(backend: backend) { $0.upstream.idleTimeoutSeconds = 300 }
+        do {
             let before = try JSONDecoder().decode(
                 Stats.self, from: Data(try await fetch(relay.backendAddress, .GET, "/stats").body.readableBytesView))
             try await HTTPTestConnection.withConnection(to: relay.address) { connection in
@@ -173,7 +177,11 @@ struct PassThroughTests {
                 Stats.self, from: Data(try await fetch(relay.backendAddress, .GET, "/stats").body.readableBytesView))
             // One connection from the relay's pool, one from the second direct /stats request.
             #expect(after.connections - before.connections == 2)
+        } catch {
+            await relay.stop()
+            throw error
         }
+        await relay.stop()
     }
 
     @Test("HTTP/1.0 clients: the body ends with the connection when its length is unknown")

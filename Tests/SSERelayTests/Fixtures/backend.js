@@ -297,6 +297,10 @@ const server = process.env.FIXTURE_TLS_KEY
   }, handler)
   : http.createServer(handler);
 
+// FIXTURE_KEEP_ALIVE_MS: how long an idle keep-alive connection stays open (Node's default, 5 s,
+// otherwise), for a test that counts the connections a relay opens across pauses that a slow
+// sanitizer run can stretch past 5 s.
+if (process.env.FIXTURE_KEEP_ALIVE_MS) server.keepAliveTimeout = Number(process.env.FIXTURE_KEEP_ALIVE_MS);
 server.on('connection', () => { connections++; });
 server.on('upgrade', (req, socket, head) => {
   socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n');

@@ -25,13 +25,19 @@ final class BackendProcess: Sendable {
     ///   - port: A fixed port (to bring a stopped backend back where it was), or 0.
     ///   - host: The loopback address it listens on (127.0.0.2 for a backend that moved).
     ///   - tls: The key and certificate (PEM file paths) of an HTTPS backend.
+    ///   - keepAliveSeconds: How long the fixture keeps an idle connection open; Node's 5 s when
+    ///     `nil`.
     static func start(
-        port: Int = 0, host: String = "127.0.0.1", tls: (key: String, certificate: String)? = nil
+        port: Int = 0, host: String = "127.0.0.1", tls: (key: String, certificate: String)? = nil,
+        keepAliveSeconds: Int? = nil
     ) async throws -> BackendProcess {
         let script = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Fixtures/backend.js")
-        let environment = tls.map { ["FIXTURE_TLS_KEY": $0.key, "FIXTURE_TLS_CERT": $0.certificate] } ?? [:]
+        var environment = tls.map { ["FIXTURE_TLS_KEY": $0.key, "FIXTURE_TLS_CERT": $0.certificate] } ?? [:]
+        if let keepAliveSeconds {
+            environment["FIXTURE_KEEP_ALIVE_MS"] = String(keepAliveSeconds * 1000)
+        }
         let fixture = try await NodeFixture.launch(script, arguments: [String(port), host], environment: environment)
         return BackendProcess(port: fixture.port, process: fixture.process, exit: fixture.exit)
     }
