@@ -297,7 +297,7 @@ resume() {
 
 command=${1:-}
 case "$command" in
-  start)
+  start | resume)
     [ $# -ge 2 ] && [ $# -le 3 ] || usage
     until_stdin_closes=false
     if [ $# -eq 3 ]; then
@@ -305,7 +305,7 @@ case "$command" in
       until_stdin_closes=true
     fi
     bindir=$(find_bindir)
-    start "$2" "$until_stdin_closes"
+    "$command" "$2" "$until_stdin_closes"
     ;;
   stop)
     [ $# -ge 2 ] && [ $# -le 3 ] || usage
@@ -315,16 +315,6 @@ case "$command" in
       remove=true
     fi
     stop "$2" "$remove"
-    ;;
-  resume)
-    [ $# -ge 2 ] && [ $# -le 3 ] || usage
-    until_stdin_closes=false
-    if [ $# -eq 3 ]; then
-      [ "$3" = --until-stdin-closes ] || usage
-      until_stdin_closes=true
-    fi
-    bindir=$(find_bindir)
-    resume "$2" "$until_stdin_closes"
     ;;
   check)
     [ $# -eq 1 ] || usage
