@@ -65,26 +65,21 @@ struct ClusterMetrics: Sendable {
         func descriptor(_ name: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
             MetricNameDescriptor(namespace: "sse_relay", metricName: name, unitName: unit, helpText: help)
         }
-        func counters<Value: CaseIterable & Hashable & RawRepresentable<String>>(
-            _ type: Value.Type, label: String, _ descriptor: MetricNameDescriptor
-        ) -> [Value: Counter] {
-            Dictionary(
-                uniqueKeysWithValues: Value.allCases.map {
-                    ($0, registry.makeCounter(descriptor: descriptor, labels: [(label, $0.rawValue)]))
-                })
-        }
-        self.claims = counters(
-            ClaimOutcome.self, label: "outcome",
-            descriptor("cluster_claims", "total", "Claims of stream keys in the cluster's directory, by outcome."))
-        self.forwards = counters(
-            ForwardOutcome.self, label: "outcome",
-            descriptor("cluster_forwards", "total", "Stream requests forwarded to the relay that owns their key."))
-        self.peerRequests = counters(
-            PeerRequestOutcome.self, label: "outcome",
-            descriptor("cluster_peer_requests", "total", "Requests other relays forwarded to this one, by outcome."))
-        self.statements = counters(
-            Statement.self, label: "statement",
-            descriptor("cluster_directory_statements", "total", "Statements sent to the directory, by kind."))
+        self.claims = RelayMetrics.counters(
+            for: ClaimOutcome.self, label: "outcome", in: registry,
+            named: descriptor(
+                "cluster_claims", "total", "Claims of stream keys in the cluster's directory, by outcome."))
+        self.forwards = RelayMetrics.counters(
+            for: ForwardOutcome.self, label: "outcome", in: registry,
+            named: descriptor(
+                "cluster_forwards", "total", "Stream requests forwarded to the relay that owns their key."))
+        self.peerRequests = RelayMetrics.counters(
+            for: PeerRequestOutcome.self, label: "outcome", in: registry,
+            named: descriptor(
+                "cluster_peer_requests", "total", "Requests other relays forwarded to this one, by outcome."))
+        self.statements = RelayMetrics.counters(
+            for: Statement.self, label: "statement", in: registry,
+            named: descriptor("cluster_directory_statements", "total", "Statements sent to the directory, by kind."))
         let latencyDescriptor = descriptor(
             "cluster_directory", "seconds", "Round trips to the directory, by statement, failures included.")
         self.latency = Dictionary(

@@ -200,7 +200,7 @@ public final class RelayMetrics: Sendable {
     }
 
     /// One counter of the family `descriptor` for every value of `Value`, labelled `label`.
-    private static func counters<Value: CaseIterable & Hashable & RawRepresentable<String>>(
+    static func counters<Value: CaseIterable & Hashable & RawRepresentable<String>>(
         for _: Value.Type, label: String, in registry: PrometheusCollectorRegistry,
         named descriptor: MetricNameDescriptor
     ) -> [Value: Counter] {
